@@ -1,0 +1,51 @@
+"""Command line: ``python -m llm_course doctor`` and ``python -m llm_course prepare``.
+
+``doctor`` prints the environment report (notebook 00 shows the same) and
+tries the packaged models; ``prepare`` converts the packaged GGUF into the
+cache ahead of a class (set ``LLM_COURSE_CACHE`` to prepare a shared copy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def doctor() -> int:
+    from . import env, models
+
+    env.print_report(check_hub=True)
+    failures = 0
+    for name in models.known_models():
+        start = time.perf_counter()
+        try:
+            models.load_tokenizer(name)
+            models.load_model(name, device="cpu")
+        except models.ModelError as err:
+            failures += 1
+            print(f"\n[problem] {name}:\n{err}")
+            continue
+        print(f"[ok] {name} loads in {time.perf_counter() - start:.1f} s")
+    return 1 if failures else 0
+
+
+def prepare() -> int:
+    from . import models
+
+    folder = models.ensure_cached(models.DEFAULT_CHAT_MODEL)
+    print(f"The chat model is ready in {folder}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m llm_course", description="LLM course helper")
+    parser.add_argument("command", choices=["doctor", "prepare"],
+                        help="doctor: report the environment and try the models; "
+                             "prepare: build the model cache ahead of time")
+    args = parser.parse_args(argv)
+    return doctor() if args.command == "doctor" else prepare()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

