@@ -6,7 +6,26 @@ introduces it: ``env`` and ``models`` (00), ``checks`` (every notebook),
 the package itself is cheap and loads no model.
 """
 
+from pathlib import Path
+
 __version__ = "0.1.0"
+
+
+def asset_path(name: str) -> Path:
+    """The path of a data file from the repository's ``assets/`` folder.
+
+    The folder is installed as the package ``llm_course.assets``, so this works
+    from a clone (editable install) and from a plain install (Colab) alike.
+    """
+    from importlib.resources import files
+
+    path = Path(str(files("llm_course.assets") / name))
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"The course data file assets/{name} is missing. Reinstall the course package "
+            "(./course.sh lab, or on Colab rerun the first cell)."
+        )
+    return path
 
 # The one place the repository's address is written. The README's Colab badges
 # and the notebooks' first cell (via llm_course.authoring) are built from it.

@@ -21,6 +21,9 @@ Commands (``python -m llm_course.authoring ...``):
   metadata); prints how long each took.
 * ``check``: exit non-zero if any notebook differs from its source.
 
+``build`` and ``run`` also rewrite the course map in README.md (links and
+Colab badges, built from ``llm_course.REPOSITORY``).
+
 NAMES are notebook stems or prefixes such as ``00`` or ``01_tokenization``;
 none means all.
 """
@@ -154,18 +157,90 @@ def clean(nb) -> None:
         c.metadata.pop("widgets", None)
 
 
-def run_one(path: Path, timeout: int = 900) -> float:
+class _PeakMemory:
+    """Samples the resident memory of this process's children (the kernel) in a thread."""
+
+    def __init__(self, every: float = 0.2):
+        import threading
+
+        self.peak, self.every = 0, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.wait(self.every):
+            total = 0
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def run_one(path: Path, timeout: int = 900) -> tuple[float, float]:
+    """Execute a notebook in a fresh kernel and save it; returns (seconds, peak kernel memory in GB)."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                            store_widget_state=False, resources={"metadata": {"path": str(path.parent)}})
-    client.execute()
+                            # True: with False, nbclient 0.11 fails on widgets that write into an
+                            # Output widget; clean() drops the stored state afterwards anyway.
+                            store_widget_state=True, resources={"metadata": {"path": str(path.parent)}})
+    with _PeakMemory() as memory:
+        client.execute()
     elapsed = time.perf_counter() - start
     clean(nb)
     nbformat.write(nb, path)
-    return elapsed
+    return elapsed, memory.peak / 1e9
+
+
+README = ROOT / "README.md"
+MAP_START, MAP_END = "<!-- course-map:start -->", "<!-- course-map:end -->"
+
+
+def colab_url(path: Path) -> str:
+    from . import REPOSITORY
+
+    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/main/{path.relative_to(ROOT).as_posix()}"
+
+
+def course_map() -> str:
+    """The README's table of notebooks: a link and a Colab badge for each language."""
+    rows = ["| # | 한국어 | English |", "| --- | --- | --- |"]
+    for src in sources():
+        cells = parse_source(src.read_text(encoding="utf-8"), src.name)
+        title = {lang: cells[0][lang].splitlines()[0].lstrip("# ").strip() for lang in LANGS}
+        links = []
+        for lang in LANGS:
+            path = notebook_path(src, lang)
+            badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path)})"
+            links.append(f"[{title[lang]}]({path.relative_to(ROOT).as_posix()}) {badge}")
+        rows.append(f"| {src.stem[:2]} | {links[0]} | {links[1]} |")
+    return "\n".join(rows)
+
+
+def update_readme() -> bool:
+    """Rewrite the course map between its markers in README.md; True if it changed."""
+    text = README.read_text(encoding="utf-8")
+    head, rest = text.split(MAP_START, 1)
+    _, tail = rest.split(MAP_END, 1)
+    new = f"{head}{MAP_START}\n{course_map()}\n{MAP_END}{tail}"
+    if new != text:
+        README.write_text(new, encoding="utf-8")
+    return new != text
 
 
 def differs(src: Path) -> list[str]:
@@ -192,15 +267,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "check":
         problems = [p for src in sources(args.names) for p in differs(src)]
+        if MAP_START in README.read_text(encoding="utf-8") and \
+                f"{MAP_START}\n{course_map()}\n{MAP_END}" not in README.read_text(encoding="utf-8"):
+            problems.append("README.md's course map is out of date: run `python -m llm_course.authoring build`")
         print("\n".join(problems) or "All notebooks match their sources.")
         return 1 if problems else 0
     for src in sources(args.names):
         for path in build_one(src):
             if args.command == "run" and (args.lang is None or path.parent.name == args.lang):
                 print(f"running {path.relative_to(ROOT)} ...", flush=True)
-                print(f"  {run_one(path):.1f} s", flush=True)
+                seconds, peak_gb = run_one(path)
+                print(f"  {seconds:.1f} s, peak kernel memory {peak_gb:.2f} GB", flush=True)
             else:
                 print(f"built {path.relative_to(ROOT)}")
+    if update_readme():
+        print("updated the course map in README.md")
     return 0
 
 

@@ -1,0 +1,23 @@
+"""Shared fixtures: the packaged chat model, loaded once per test session.
+
+The model comes from the real course cache (``$LLM_COURSE_CACHE`` or the
+user's cache folder), converted on first use exactly as a learner's would be.
+Tests that need a cache of their own set ``LLM_COURSE_CACHE`` to a temporary
+folder with ``monkeypatch``.
+"""
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def chat_tokenizer():
+    from llm_course import models
+
+    return models.load_tokenizer("smollm2-135m-instruct")
+
+
+@pytest.fixture(scope="session")
+def chat_model():
+    from llm_course import models
+
+    return models.load_model("smollm2-135m-instruct", device="cpu")

@@ -1,0 +1,122 @@
+"""Checks of the notebooks as files: built from their sources, ko/en parity,
+outputs from one clean run, no widget state, and no dead relative links.
+
+nbval (configured in pyproject.toml) executes the notebooks themselves.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from llm_course import REPOSITORY_URL, authoring
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = sorted((ROOT / "notebooks" / "src").glob("*.nbsrc"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*/*.ipynb"))
+MAX_NOTEBOOK_BYTES = 1_500_000
+
+
+def load(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def code_cells(nb):
+    return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def headings(nb):
+    """Heading levels in order, e.g. ['#', '##', '##']: the two languages must share a structure."""
+    levels = []
+    for c in nb["cells"]:
+        if c["cell_type"] == "markdown":
+            for line in "".join(c["source"]).splitlines():
+                m = re.match(r"^(#{1,6}) ", line)
+                if m:
+                    levels.append(m.group(1))
+    return levels
+
+
+def test_there_are_notebooks_in_both_languages():
+    assert SOURCES, "no notebook sources found"
+    for src in SOURCES:
+        for lang in authoring.LANGS:
+            assert authoring.notebook_path(src, lang).exists(), f"{src.stem} missing in {lang}"
+    stems = {p.stem for p in NOTEBOOKS}
+    assert stems == {s.stem for s in SOURCES}, "every notebook must have a source in notebooks/src"
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_notebooks_match_their_source(src):
+    assert authoring.differs(src) == []
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_korean_and_english_share_code_and_structure(src):
+    ko = load(authoring.notebook_path(src, "ko"))
+    en = load(authoring.notebook_path(src, "en"))
+    assert code_cells(ko) == code_cells(en)
+    assert headings(ko) == headings(en)
+    assert [c["cell_type"] for c in ko["cells"]] == [c["cell_type"] for c in en["cells"]]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_outputs_come_from_one_clean_run(path):
+    nb = load(path)
+    assert path.stat().st_size <= MAX_NOTEBOOK_BYTES, "trim outputs or figure resolution"
+    assert "widgets" not in nb["metadata"], "widget state saved: run `python -m llm_course.authoring run`"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    counts = [c["execution_count"] for c in code]
+    assert counts == list(range(1, len(code) + 1)), "outputs must come from one top-to-bottom run"
+    for c in code:
+        for out in c["outputs"]:
+            assert out["output_type"] != "error", f"committed error output: {out.get('ename')}"
+            text = "".join(out.get("text", ""))
+            assert "Glyph" not in text or "missing" not in text, "a figure is missing Korean glyphs"
+            assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_first_cell_installs_the_course_on_colab(path):
+    first = code_cells(load(path))[0]
+    assert first == authoring.colab_install_cell()
+    assert REPOSITORY_URL in first
+
+
+def markdown_links(text):
+    for target in re.findall(r"\[[^\]]*\]\(([^)\s]+)\)", text):
+        if not re.match(r"^[a-z]+://|^#|^mailto:", target):
+            yield target.split("#")[0]
+
+
+def documents():
+    yield ROOT / "README.md", (ROOT / "README.md").read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        nb = load(path)
+        yield path, "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+def test_relative_links_point_to_existing_files():
+    dead = [f"{path.relative_to(ROOT)} -> {target}"
+            for path, text in documents() for target in markdown_links(text)
+            if target and not (path.parent / target).exists()]
+    assert dead == []
+
+
+def test_readme_lists_every_notebook_with_a_colab_badge():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        rel = path.relative_to(ROOT).as_posix()
+        assert f"({rel})" in readme, f"README does not link {rel}"
+        badge = f"https://colab.research.google.com/github/{REPOSITORY_URL.split('github.com/')[1]}/blob/main/{rel}"
+        assert badge in readme, f"README has no Colab badge for {rel}"
+
+
+def test_source_parser_reports_mistakes():
+    with pytest.raises(authoring.SourceError, match="en block"):
+        authoring.parse_source("=== ko\n# 제목\n=== code\nx = 1\n")
+    with pytest.raises(authoring.SourceError, match="unknown block"):
+        authoring.parse_source("=== fr\nbonjour\n")
+    cells = authoring.parse_source("=== ko\n가\n=== en\nA\n=== code\nx = 1\n")
+    assert cells == [{"type": "markdown", "ko": "가", "en": "A"}, {"type": "code", "source": "x = 1"}]

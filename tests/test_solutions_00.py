@@ -1,0 +1,44 @@
+"""The worked solutions of notebook 00 pass its self-checks, and wrong answers fail them."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from transformers import pipeline
+
+from llm_course import checks
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_solutions(stem):
+    spec = importlib.util.spec_from_file_location(f"solutions_{stem}", ROOT / "solutions" / f"{stem}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def solutions():
+    return load_solutions("00_setup")
+
+
+def test_parameter_count(solutions, chat_model):
+    assert checks.setup_parameter_count(solutions.exercise_1_parameter_count(chat_model), chat_model)
+    assert not checks.setup_parameter_count(135_000_000, chat_model)
+    assert not checks.setup_parameter_count(None, chat_model)
+
+
+def test_new_tokens(solutions, chat_model, chat_tokenizer):
+    generator = pipeline("text-generation", model=chat_model, tokenizer=chat_tokenizer)
+    prompt = "Once upon a time"
+    text = solutions.exercise_2_new_tokens(generator, prompt)
+    assert checks.setup_new_tokens(text, prompt, chat_tokenizer, limit=8)
+    too_long = generator(prompt, max_new_tokens=20, do_sample=False)[0]["generated_text"]
+    assert not checks.setup_new_tokens(too_long, prompt, chat_tokenizer, limit=8)
+    assert not checks.setup_new_tokens("Something else", prompt, chat_tokenizer, limit=8)
+
+
+def test_model_memory(solutions, chat_model):
+    assert checks.setup_model_memory(solutions.exercise_3_model_memory_mb(chat_model), chat_model)
+    assert not checks.setup_model_memory(269, chat_model)  # the bfloat16 figure, not float32
