@@ -25,8 +25,13 @@ class CheckResult:
     def __bool__(self) -> bool:
         return self.passed
 
-    def __repr__(self) -> str:  # the notebook shows the message, not a dataclass dump
+    def __repr__(self) -> str:
         return self.message
+
+    def _ipython_display_(self) -> None:
+        # The verdict was already printed when the check ran; as the last
+        # expression of a cell it would otherwise appear a second time.
+        pass
 
 
 def _say(mark: str, ko: str, en: str) -> str:
@@ -71,6 +76,12 @@ def setup_new_tokens(generated_text: str | None, prompt: str, tokenizer, limit: 
     if generated_text is None:
         return not_answered("생성 결과 문자열을 `my_text`에 넣으세요.",
                             "put the generated string into `my_text`.")
+    if not isinstance(generated_text, str):
+        return check(False, ("", ""),
+                     (f"문자열이 필요한데 {type(generated_text).__name__}이(가) 들어왔습니다. "
+                      "`result[0][\"generated_text\"]`처럼 글만 꺼내 넣으세요.",
+                      f"A string is needed, got a {type(generated_text).__name__}. "
+                      "Take the text out: `result[0][\"generated_text\"]`."))
     if not generated_text.startswith(prompt):
         return check(False, ("", ""),
                      ("생성된 글이 프롬프트로 시작하지 않습니다. 파이프라인의 `generated_text`를 그대로 넣으세요.",
@@ -98,4 +109,383 @@ def setup_model_memory(answer_mb, model) -> CheckResult:
          f"Right: about {truth:.0f} MB (parameters × 4 bytes)."),
         (f"{answer_mb}는 {truth:.0f} MB와 다릅니다. float32 파라미터 하나는 4바이트, 1 MB는 1e6 바이트입니다.",
          f"{answer_mb} differs from {truth:.0f} MB. One float32 parameter takes 4 bytes; 1 MB is 1e6 bytes."),
+    )
+
+
+# --------------------------------------------------------------------------
+# Notebook 02: embeddings
+# --------------------------------------------------------------------------
+
+
+def embeddings_token_similarity(answer, tokenizer, model, word_a: str = " cat", word_b: str = " dog") -> CheckResult:
+    """Exercise 02.1: cosine similarity of two tokens' rows in the chat model's embedding matrix."""
+    if answer is None:
+        return not_answered("`cat_dog`에 두 토큰 벡터의 코사인 유사도를 넣으세요.",
+                            "put the two token vectors' cosine similarity into `cat_dog`.")
+    import torch.nn.functional as F
+
+    from .embeddings import token_id
+
+    matrix = model.get_input_embeddings().weight.detach()
+    truth = float(F.cosine_similarity(matrix[token_id(tokenizer, word_a)], matrix[token_id(tokenizer, word_b)], dim=0))
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        value = None
+    return check(
+        value is not None and abs(value - truth) < 1e-3,
+        (f"맞습니다. {word_a!r}와 {word_b!r}의 코사인 유사도는 {truth:.3f}입니다.",
+         f"Right: the cosine similarity of {word_a!r} and {word_b!r} is {truth:.3f}."),
+        (f"{answer!r}는 정답이 아닙니다. 힌트: 두 토큰의 ID로 임베딩 행렬의 행을 꺼내 "
+         "`F.cosine_similarity(a, b, dim=0)`을 계산하세요.",
+         f"{answer!r} is not it. Hint: take the two tokens' rows of the embedding matrix by id and "
+         "compute `F.cosine_similarity(a, b, dim=0)`."),
+    )
+
+
+def embeddings_semantic_search(answer, query: str, sentences: list[str], encoder, k: int = 3) -> CheckResult:
+    """Exercise 02.2: indices of the ``k`` sentences closest to ``query``, best first."""
+    if answer is None:
+        return not_answered(f"`top{k}`에 가장 비슷한 문장 {k}개의 번호를 순서대로 넣으세요.",
+                            f"put the indices of the {k} most similar sentences, best first, into `top{k}`.")
+    from .embeddings import semantic_search
+
+    vectors = encoder.encode([query, *sentences], convert_to_tensor=True)
+    truth = semantic_search(vectors[0], vectors[1:], k=k)
+    try:
+        given = [int(i) for i in answer]
+    except (TypeError, ValueError):
+        given = None
+    if given is not None and len(given) == k and given[0] == truth[0] and given != truth:
+        return check(False, ("", ""),
+                     (f"1등({truth[0]}번)은 맞았습니다. 나머지 순서를 확인하세요: 유사도가 큰 것부터입니다.",
+                      f"The best match ({truth[0]}) is right; check the rest: highest similarity first."))
+    return check(
+        given == truth,
+        (f"맞습니다. 질문에 가장 가까운 문장은 {truth[0]}번: {sentences[truth[0]]!r}",
+         f"Right: the sentence closest to the query is {truth[0]}: {sentences[truth[0]]!r}"),
+        (f"{answer!r}는 정답이 아닙니다. 질문과 문장들을 `encode`한 뒤 코사인 유사도가 큰 순서로 "
+         f"번호 {k}개를 고르세요 (`topk`).",
+         f"{answer!r} is not it. Encode the query and the sentences, then take the {k} indices with the "
+         "highest cosine similarity (`topk`)."),
+    )
+
+
+# --------------------------------------------------------------------------
+# Notebook 01: tokenization
+# --------------------------------------------------------------------------
+
+
+def tokenization_paragraph_cost(answer, tokenizer, ko_text: str, en_text: str) -> CheckResult:
+    """Exercise 01.1: ``{"ko": n, "en": m}``, the token counts of a paragraph in Korean and in English."""
+    from . import tokens
+
+    if answer is None:
+        return not_answered("`my_counts`에 {\"ko\": 한국어 토큰 수, \"en\": 영어 토큰 수}를 넣으세요.",
+                            "set `my_counts` to {\"ko\": Korean token count, \"en\": English token count}.")
+    try:
+        truth = {"ko": tokens.count_tokens(tokenizer, ko_text), "en": tokens.count_tokens(tokenizer, en_text)}
+    except ValueError as err:
+        return check(False, ("", ""), (f"문단을 먼저 채우세요: {err}", f"Fill in the paragraphs first: {err}"))
+    if not isinstance(answer, dict) or set(answer) != {"ko", "en"}:
+        return check(False, ("", ""),
+                     ("답은 \"ko\"와 \"en\" 두 키를 가진 딕셔너리여야 합니다.",
+                      "The answer must be a dict with exactly the keys \"ko\" and \"en\"."))
+    ratio = truth["ko"] / truth["en"]
+    return check(
+        answer == truth,
+        (f"맞습니다. 한국어 {truth['ko']}개, 영어 {truth['en']}개, 한국어가 {ratio:.1f}배입니다.",
+         f"Right: {truth['ko']} Korean tokens, {truth['en']} English ones; Korean costs {ratio:.1f}×."),
+        (f"{answer}는 정답이 아닙니다. 힌트: `len(tokenizer(text, add_special_tokens=False)[\"input_ids\"])`",
+         f"{answer} is not it. Hint: `len(tokenizer(text, add_special_tokens=False)[\"input_ids\"])`"),
+    )
+
+
+def tokenization_utf8_bytes(answer, text: str, tokenizer) -> CheckResult:
+    """Exercise 01.2: the number of UTF-8 bytes of ``text``, the most tokens a byte-level BPE can need."""
+    from . import tokens
+
+    if answer is None:
+        return not_answered("`n_bytes`에 문장의 UTF-8 바이트 수를 넣으세요.",
+                            "set `n_bytes` to the sentence's number of UTF-8 bytes.")
+    truth = len(text.encode("utf-8"))
+    n_tokens = tokens.count_tokens(tokenizer, text)
+    return check(
+        answer == truth,
+        (f"맞습니다. {len(text)}글자가 {truth}바이트입니다. 바이트 수준 BPE는 토큰 하나가 1바이트 이상이므로 "
+         f"토큰이 {truth}개를 넘을 수 없습니다. 실제로는 {n_tokens}개입니다.",
+         f"Right: {len(text)} characters take {truth} bytes. Every byte-level token holds at least one byte, "
+         f"so there can be at most {truth} tokens; there are {n_tokens}."),
+        (f"{answer!r}는 정답이 아닙니다. 힌트: `len(text.encode(\"utf-8\"))`. 한글 한 글자는 3바이트입니다.",
+         f"{answer!r} is not it. Hint: `len(text.encode(\"utf-8\"))`; a Hangul syllable takes 3 bytes."),
+    )
+
+
+def tokenization_beat_cl100k(my_bpe, korean_sentences: list[str], reference_count: int,
+                             max_vocab: int = 2000) -> CheckResult:
+    """Exercise 01.3: a BPE of at most ``max_vocab`` tokens that needs fewer tokens than ``reference_count``."""
+    from tokenizers import Tokenizer
+
+    from . import tokens
+
+    if my_bpe is None:
+        return not_answered("`my_bpe`에 직접 학습한 tokenizers.Tokenizer를 넣으세요.",
+                            "set `my_bpe` to a tokenizers.Tokenizer you trained.")
+    if not isinstance(my_bpe, Tokenizer):
+        return check(False, ("", ""),
+                     (f"`my_bpe`는 tokenizers.Tokenizer여야 합니다 (지금은 {type(my_bpe).__name__}).",
+                      f"`my_bpe` must be a tokenizers.Tokenizer (it is a {type(my_bpe).__name__})."))
+    vocab = my_bpe.get_vocab_size()
+    if vocab > max_vocab:
+        return check(False, ("", ""),
+                     (f"어휘가 {vocab}개입니다. {max_vocab}개 이하로 학습하세요.",
+                      f"The vocabulary has {vocab} tokens; train one with at most {max_vocab}."))
+    count = sum(tokens.count_tokens(my_bpe, s) for s in korean_sentences)
+    return check(
+        count < reference_count,
+        (f"해냈습니다. 어휘 {vocab}개로 한국어 문장이 {count}토큰, cl100k_base는 {reference_count}토큰입니다.",
+         f"Done: with {vocab} tokens of vocabulary the Korean sentences take {count} tokens; "
+         f"cl100k_base needs {reference_count}."),
+        (f"한국어 문장이 {count}토큰으로, cl100k_base의 {reference_count}토큰보다 적지 않습니다. "
+         "`vocab_size`를 키워 보세요.",
+         f"The Korean sentences take {count} tokens, not fewer than cl100k_base's {reference_count}. "
+         "Try a larger `vocab_size`."),
+    )
+
+
+# --------------------------------------------------------------------------
+# Notebook 03: attention
+# --------------------------------------------------------------------------
+
+
+def attention_kv_head(answer, model, head: int) -> CheckResult:
+    """Exercise 03.1: which key/value head a query head reads under grouped-query attention."""
+    if answer is None:
+        return not_answered(f"`kv_head`에 쿼리 헤드 {head}번이 쓰는 키 헤드 번호를 넣으세요.",
+                            f"set `kv_head` to the key head that query head {head} uses.")
+    group = model.config.num_attention_heads // model.config.num_key_value_heads
+    truth = head // group
+    return check(
+        isinstance(answer, int) and not isinstance(answer, bool) and answer == truth,
+        (f"맞습니다. 쿼리 헤드 {group}개가 키 헤드 하나를 나눠 쓰므로 헤드 {head}번은 키 헤드 {truth}번을 씁니다.",
+         f"Right: {group} query heads share one key head, so head {head} uses key head {truth}."),
+        (f"{answer!r}: 정답이 아닙니다. 힌트: 그룹 크기는 num_attention_heads // num_key_value_heads = {group}입니다.",
+         f"{answer!r} is not it. Hint: the group size is num_attention_heads // num_key_value_heads = {group}."),
+    )
+
+
+def attention_previous_token_head(answer, attentions) -> CheckResult:
+    """Exercise 03.2: ``(layer, head)`` of the head that attends most to the previous token."""
+    from .attention import best_head, diagonal_scores
+
+    if answer is None:
+        return not_answered("`prev_head`에 (층, 헤드) 튜플을 넣으세요.",
+                            "set `prev_head` to a (layer, head) tuple.")
+    scores = diagonal_scores(attentions, offset=-1)
+    truth = best_head(scores)
+    try:
+        layer, head = (int(v) for v in answer)
+        shown = f"({layer}, {head})"
+        valid = 0 <= layer < scores.shape[0] and 0 <= head < scores.shape[1]
+    except (TypeError, ValueError):
+        layer = head = None
+        shown, valid = repr(answer), False
+    if not valid:
+        return check(False, ("", ""),
+                     (f"{shown}: (층, 헤드) 튜플이 아니거나 범위를 벗어났습니다. 층 0-{scores.shape[0] - 1}, 헤드 0-{scores.shape[1] - 1}.",
+                      f"{shown} is not a (layer, head) tuple in range: layers 0-{scores.shape[0] - 1}, heads 0-{scores.shape[1] - 1}."))
+    best = float(scores[truth])
+    mine = float(scores[layer, head])
+    return check(
+        (layer, head) == truth,
+        (f"맞습니다. 층 {truth[0]}의 헤드 {truth[1]}번은 바로 앞 토큰에 평균 {best:.2f}의 가중치를 줍니다.",
+         f"Right: layer {truth[0]}, head {truth[1]} puts {best:.2f} of its weight on the previous token on average."),
+        (f"{shown}의 점수는 {mine:.2f}이지만 더 높은 헤드가 있습니다. 모든 (층, 헤드)의 점수에서 argmax를 찾으세요.",
+         f"{shown} scores {mine:.2f}, but another head scores higher. Take the argmax over every (layer, head)."),
+    )
+
+
+def attention_head_by_hand(answer, attentions, layer: int, head: int) -> CheckResult:
+    """Exercise 03.3: one head's ``(seq_len, seq_len)`` weights computed by hand, compared with the model's."""
+    import torch
+
+    if answer is None:
+        return not_answered(f"`my_weights`에 층 {layer} 헤드 {head}의 가중치를 직접 계산해 넣으세요.",
+                            f"compute layer {layer}, head {head}'s weights into `my_weights`.")
+    truth = attentions[layer, head]
+    try:
+        mine = torch.as_tensor(answer, dtype=truth.dtype).reshape(truth.shape)
+    except (TypeError, ValueError, RuntimeError):
+        return check(False, ("", ""),
+                     (f"모양이 {tuple(truth.shape)}인 텐서가 필요합니다.",
+                      f"A tensor of shape {tuple(truth.shape)} is needed."))
+    diff = float((mine - truth).abs().max())
+    return check(
+        diff < 1e-4,
+        (f"맞습니다. 모델의 가중치와 최대 차이가 {diff:.1e}입니다.",
+         f"Right: the largest difference from the model's weights is {diff:.1e}."),
+        (f"최대 차이가 {diff:.3f}입니다. 키 헤드 번호(GQA), RoPE, 마스크를 확인하세요.",
+         f"The largest difference is {diff:.3f}. Check the key head (GQA), RoPE and the mask."),
+    )
+
+
+# --------------------------------------------------------------------------
+# Notebook 04: generation and its pitfalls
+# --------------------------------------------------------------------------
+
+
+def generation_new_text(answer, output_ids, input_length: int, tokenizer) -> CheckResult:
+    """Exercise 04.1: decode only the tokens ``generate`` added after the prompt."""
+    if answer is None:
+        return not_answered("`new_text`에 새로 생성된 부분만 디코딩해 넣으세요.",
+                            "decode only the newly generated part into `new_text`.")
+    new_ids = output_ids[0, input_length:]
+    accepted = {tokenizer.decode(new_ids, skip_special_tokens=True), tokenizer.decode(new_ids)}
+    whole = tokenizer.decode(output_ids[0], skip_special_tokens=True)
+    if answer not in accepted and isinstance(answer, str) and answer.strip() == whole.strip():
+        return check(False, ("", ""),
+                     ("프롬프트까지 들어 있습니다. 디코더 모델의 출력은 프롬프트로 시작하니 "
+                      "`output_ids[0, input_length:]`처럼 입력 길이 뒤부터 잘라 디코딩하세요.",
+                      "It still contains the prompt: a decoder's output starts with the prompt, so slice "
+                      "from the input length, `output_ids[0, input_length:]`, before decoding."))
+    return check(
+        answer in accepted,
+        (f"맞습니다. 새로 생성된 부분은 {answer!r}입니다.", f"Right: the new part is {answer!r}."),
+        (f"{answer!r}는 새 토큰만 디코딩한 결과와 다릅니다. 힌트: `tokenizer.decode(output_ids[0, input_length:], "
+         "skip_special_tokens=True)`",
+         f"{answer!r} is not the new tokens decoded. Hint: `tokenizer.decode(output_ids[0, input_length:], "
+         "skip_special_tokens=True)`"),
+    )
+
+
+def generation_top_p_count(answer, logits, top_p: float) -> CheckResult:
+    """Exercise 04.2: how many tokens top-p keeps for one next-token distribution (``logits``: 1-D)."""
+    if answer is None:
+        return not_answered(f"`n_kept`에 top_p={top_p}가 남기는 토큰 수를 넣으세요.",
+                            f"put the number of tokens top_p={top_p} keeps into `n_kept`.")
+    from transformers import TopPLogitsWarper
+
+    kept = TopPLogitsWarper(top_p=top_p)(None, logits.reshape(1, -1).float())
+    truth = _finite_count(kept)
+    return check(
+        answer == truth,
+        (f"맞습니다. top_p={top_p}는 어휘 {logits.numel():,}개 중 {truth}개만 남깁니다.",
+         f"Right: top_p={top_p} keeps {truth} of the {logits.numel():,} tokens."),
+        (f"{answer!r}가 아닙니다. 확률을 큰 순서로 정렬해 누적합을 구하고, 누적합이 {top_p}에 닿는 토큰까지 셉니다"
+         "(그 토큰도 포함).",
+         f"Not {answer!r}. Sort the probabilities from largest, take the running sum, and count up to and "
+         f"including the token where it reaches {top_p}."),
+    )
+
+
+def _finite_count(scores) -> int:
+    """Number of tokens a logits processor left in play (not set to -inf); notebook 04."""
+    import torch
+
+    return int(torch.isfinite(scores).sum())
+
+
+def generation_batched_left_padding(answer, prompts: list[str], model, tokenizer, max_new_tokens: int) -> CheckResult:
+    """Exercise 04.3: one batched greedy call whose new texts equal generating each prompt alone."""
+    if answer is None:
+        return not_answered("`batch_texts`에 프롬프트별 새 텍스트 목록을 넣으세요.",
+                            "put the list of new texts, one per prompt, into `batch_texts`.")
+    import torch
+
+    if not isinstance(answer, (list, tuple)) or len(answer) != len(prompts):
+        return check(False, ("", ""),
+                     (f"프롬프트 {len(prompts)}개에 하나씩, 문자열 목록이어야 합니다.",
+                      f"It must be a list of strings, one for each of the {len(prompts)} prompts."))
+    alone = []
+    for prompt in prompts:
+        enc = tokenizer(prompt, return_tensors="pt")
+        with torch.no_grad():
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
+        alone.append(tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True))
+    wrong = [i for i, (a, b) in enumerate(zip(answer, alone)) if a != b]
+    return check(
+        not wrong,
+        ("맞습니다. 한 번의 배치 호출이 프롬프트를 하나씩 생성한 것과 똑같습니다.",
+         "Right: the one batched call gives exactly what generating each prompt alone gives."),
+        (f"{wrong}번 프롬프트의 결과가 혼자 생성한 것과 다릅니다. `tokenizer.padding_side = \"left\"`, "
+         "`attention_mask` 전달, 패딩을 포함한 입력 길이 뒤부터 디코딩을 확인하세요.",
+         f"Prompt(s) {wrong} differ from generating alone. Check `tokenizer.padding_side = \"left\"`, passing "
+         "the `attention_mask`, and decoding after the padded input length."),
+    )
+
+
+# --------------------------------------------------------------------------
+# Notebook 05: prompting and in-context learning
+# --------------------------------------------------------------------------
+
+
+def prompting_token_count(answer, prompt: str, tokenizer, context_window: int) -> CheckResult:
+    """Exercise 05.1: the number of tokens of ``prompt`` (as the model reads it)."""
+    if answer is None:
+        return not_answered("`n_tokens`에 프롬프트의 토큰 수를 넣으세요.",
+                            "set `n_tokens` to the prompt's number of tokens.")
+    truth = len(tokenizer(prompt)["input_ids"])
+    share = truth / context_window
+    return check(
+        answer == truth,
+        (f"맞습니다. {truth}토큰으로, 문맥 창 {context_window:,}토큰의 {share:.1%}입니다.",
+         f"Right: {truth} tokens, {share:.1%} of the {context_window:,}-token context window."),
+        (f"{answer!r}는 정답이 아닙니다. 힌트: `len(tokenizer(prompt)[\"input_ids\"])` (글자 수가 아닙니다).",
+         f"{answer!r} is not it. Hint: `len(tokenizer(prompt)[\"input_ids\"])` (tokens, not characters)."),
+    )
+
+
+def _share_positive(model, tokenizer, prompts) -> float:
+    from .prompting import classify
+
+    predictions = classify(model, tokenizer, prompts)
+    return sum(p == "positive" for p in predictions) / len(predictions)
+
+
+def prompting_negative_shots(answer, model, tokenizer, shots, test) -> CheckResult:
+    """Exercise 05.2: share of test reviews predicted positive after two negative shots."""
+    if answer is None:
+        return not_answered("`share_positive`에 '긍정'으로 예측된 비율(0~1)을 넣으세요.",
+                            "set `share_positive` to the share predicted positive (0 to 1).")
+    from .prompting import few_shot_prompt
+
+    negatives = [s for s in shots if s.label == "negative"][:2]
+    truth = _share_positive(model, tokenizer, [few_shot_prompt(r.text, negatives) for r in test])
+    try:
+        close = abs(float(answer) - truth) < 0.5 / len(test)
+    except (TypeError, ValueError):
+        close = False
+    return check(
+        close,
+        (f"맞습니다. 부정 예시 두 개 뒤에는 {truth:.1%}만 '긍정'으로 예측됩니다. 예시의 레이블 분포가 답을 끌어당깁니다.",
+         f"Right: after two negative shots only {truth:.1%} are predicted positive. The shots' labels pull the answers."),
+        (f"{answer!r}는 다시 계산한 값과 다릅니다. 부정 예시 두 개(`shots`에서 label이 'negative'인 처음 두 개)로 "
+         "`prompting.few_shot_prompt`를 만들고, `prompting.classify`의 예측 중 'positive'의 비율을 구하세요.",
+         f"{answer!r} differs from the recomputed value. Build prompts with `prompting.few_shot_prompt` from the "
+         "first two shots labelled 'negative', then take the share of 'positive' in `prompting.classify`'s predictions."),
+    )
+
+
+def prompting_label_words(answer, model, tokenizer, shots, test) -> CheckResult:
+    """Exercise 05.3: 4-shot accuracy when the labels are written ' good' / ' bad'."""
+    if answer is None:
+        return not_answered("`good_bad_accuracy`에 정확도(0~1)를 넣으세요.",
+                            "set `good_bad_accuracy` to the accuracy (0 to 1).")
+    from .prompting import accuracy, classify, few_shot_prompt
+
+    names = {"positive": "good", "negative": "bad"}
+    prompts = [few_shot_prompt(r.text, shots[:4], label_names=names) for r in test]
+    truth = accuracy(classify(model, tokenizer, prompts, label_words=(" good", " bad")), [r.label for r in test])
+    try:
+        close = abs(float(answer) - truth) < 0.5 / len(test)
+    except (TypeError, ValueError):
+        close = False
+    return check(
+        close,
+        (f"맞습니다. ' good' / ' bad'로 쓴 4샷 정확도는 {truth:.1%}입니다. 위의 ' positive' / ' negative'와 비교해 보세요.",
+         f"Right: with ' good' / ' bad' the 4-shot accuracy is {truth:.1%}. Compare it with ' positive' / ' negative' above."),
+        (f"{answer!r}는 다시 계산한 값과 다릅니다. 예시와 점수 매기기 양쪽 모두 레이블 단어를 바꿨는지 확인하세요: "
+         "`label_names={'positive': 'good', 'negative': 'bad'}`, `label_words=(' good', ' bad')`.",
+         f"{answer!r} differs from the recomputed value. Change the label words in both places: the shots "
+         "(`label_names={'positive': 'good', 'negative': 'bad'}`) and the scoring (`label_words=(' good', ' bad')`)."),
     )

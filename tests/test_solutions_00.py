@@ -37,6 +37,8 @@ def test_new_tokens(solutions, chat_model, chat_tokenizer):
     too_long = generator(prompt, max_new_tokens=20, do_sample=False)[0]["generated_text"]
     assert not checks.setup_new_tokens(too_long, prompt, chat_tokenizer, limit=8)
     assert not checks.setup_new_tokens("Something else", prompt, chat_tokenizer, limit=8)
+    whole_result = generator(prompt, max_new_tokens=8, do_sample=False)  # a list, not the text
+    assert not checks.setup_new_tokens(whole_result, prompt, chat_tokenizer, limit=8)
 
 
 def test_model_memory(solutions, chat_model):
