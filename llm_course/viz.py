@@ -49,3 +49,366 @@ def setup_fonts() -> str:
 
 
 setup_fonts()
+
+
+# --------------------------------------------------------------------------
+# Notebook 01: tokenization
+# --------------------------------------------------------------------------
+
+
+def token_ratio_plot(table: dict[str, list[tuple[int, int]]], title: str | None = None):
+    """Korean/English token ratios per tokenizer: one dot per sentence pair, a bar for the totals (notebook 01).
+
+    ``table`` is :func:`llm_course.tokens.count_table`'s result:
+    ``{tokenizer name: [(korean count, english count), ...]}``. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if not table or not all(table.values()):
+        raise ValueError("The table is empty: count some sentence pairs first with tokens.count_table().")
+    names = list(table)
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    rng = np.random.default_rng(0)  # fixed jitter so the figure is the same every run
+    for x, name in enumerate(names):
+        rows = table[name]
+        per_pair = [k / e for k, e in rows]
+        total = sum(k for k, _ in rows) / sum(e for _, e in rows)
+        ax.bar(x, total, width=0.6, color=f"C{x}", alpha=0.35)
+        ax.scatter(x + rng.uniform(-0.18, 0.18, len(per_pair)), per_pair, color=f"C{x}", s=18, zorder=3)
+        ax.text(x + 0.32, total, f"{total:.2f}×", ha="left", va="center", fontsize=11, fontweight="bold")
+    ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+    ax.set_xticks(range(len(names)), names)
+    ax.set_xlim(-0.5, len(names) - 0.5 + 0.35)
+    ax.set_ylabel("한국어 토큰 ÷ 영어 토큰 (Korean / English)")
+    ax.set_title(title or "같은 뜻, 다른 비용 (same meaning, different cost)")
+    fig.tight_layout()
+    return fig
+
+
+def vocab_size_plot(vocab_sizes: list[int], counts: list[int], references: dict[str, int] | None = None,
+                    title: str | None = None):
+    """Token count of a text against the vocabulary size of a trained BPE (notebook 01).
+
+    ``references`` draws a dashed line for each other tokenizer's count of the
+    same text. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if len(vocab_sizes) != len(counts) or not counts:
+        raise ValueError("vocab_sizes and counts must be non-empty lists of the same length.")
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    ax.plot(vocab_sizes, counts, marker="o", color="C3", label="직접 학습한 BPE (our BPE)")
+    for n, (name, value) in enumerate((references or {}).items()):
+        ax.axhline(value, color=f"C{n}", linestyle="--", linewidth=1, label=f"{name}: {value}")
+    ax.set_xlabel("어휘 크기 (vocabulary size)")
+    ax.set_ylabel("한국어 토큰 수 (Korean tokens)")
+    ax.set_title(title or "어휘가 클수록 토큰이 줄어든다 (bigger vocabulary, fewer tokens)")
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------
+# Notebook 03: attention heatmaps
+# --------------------------------------------------------------------------
+
+
+def _as_numpy(weights):
+    import numpy as np
+
+    return weights.detach().cpu().float().numpy() if hasattr(weights, "detach") else np.asarray(weights, dtype=float)
+
+
+def _draw_attention(ax, weights, tokens, title=None, *, vmax=None, label_size=8):
+    data = _as_numpy(weights)
+    if data.ndim != 2 or data.shape[0] != data.shape[1]:
+        raise ValueError(f"Attention weights must be a square (seq_len, seq_len) matrix; got shape {data.shape}.")
+    if tokens is not None and len(tokens) != data.shape[0]:
+        raise ValueError(f"{len(tokens)} token labels for a {data.shape[0]} x {data.shape[0]} matrix.")
+    image = ax.imshow(data, cmap="viridis", vmin=0.0, vmax=vmax if vmax is not None else max(float(data.max()), 1e-9))
+    if tokens is not None:
+        ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=label_size)
+        ax.set_yticks(range(len(tokens)), tokens, fontsize=label_size)
+    ax.set_xlabel("key (attended to)", fontsize=label_size)
+    ax.set_ylabel("query (attending)", fontsize=label_size)
+    if title:
+        ax.set_title(title, fontsize=label_size + 2)
+    return image
+
+
+def attention_heatmap(weights, tokens=None, *, title=None, figsize=(5.5, 4.5)):
+    """One head's ``(seq_len, seq_len)`` attention weights as a heatmap with token labels. Notebook 03.
+
+    Row i shows where query token i looks; each row sums to 1. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=figsize)
+    image = _draw_attention(ax, weights, tokens, title)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    return fig
+
+
+def attention_heads_grid(attentions, tokens, layer: int, *, ncols: int = 3, figsize=(8, 8)):
+    """Every head of one layer side by side; ``attentions`` is ``(num_layers, num_heads, seq_len, seq_len)``. Notebook 03."""
+    import matplotlib.pyplot as plt
+
+    from .attention import check_layer_head
+
+    check_layer_head(attentions, layer, 0)
+    num_heads = attentions.shape[1]
+    nrows = -(-num_heads // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
+    show_labels = len(tokens) <= 16
+    for h, ax in enumerate(axes.flat):
+        if h >= num_heads:
+            ax.axis("off")
+            continue
+        _draw_attention(ax, attentions[layer, h], tokens if show_labels else None, f"layer {layer}, head {h}",
+                        vmax=1.0, label_size=6)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    fig.tight_layout()
+    return fig
+
+
+def attention_side_by_side(left, left_tokens, right, right_tokens, *, titles=("", ""), figsize=(8, 4.2)):
+    """Two attention matrices next to each other (notebook 03: the decoder's causal mask against the encoder)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=figsize)
+    for ax, weights, tokens, title in zip(axes, (left, right), (left_tokens, right_tokens), titles):
+        _draw_attention(ax, weights, tokens, title, vmax=1.0, label_size=7)
+    fig.tight_layout()
+    return fig
+
+
+def head_score_map(scores, *, title=None, figsize=(6, 5.5), mark=None):
+    """A ``(num_layers, num_heads)`` table of head scores as a heatmap; ``mark=(layer, head)`` circles one cell. Notebook 03."""
+    import matplotlib.pyplot as plt
+
+    data = _as_numpy(scores)
+    if data.ndim != 2:
+        raise ValueError(f"Head scores must be a (num_layers, num_heads) table; got shape {data.shape}.")
+    fig, ax = plt.subplots(figsize=figsize)
+    image = ax.imshow(data, cmap="magma", aspect="auto", vmin=0.0, vmax=max(float(data.max()), 1e-9))
+    ax.set_xlabel("head")
+    ax.set_ylabel("layer")
+    ax.set_xticks(range(data.shape[1]))
+    if mark is not None:
+        ax.plot(mark[1], mark[0], marker="o", markersize=14, markerfacecolor="none", markeredgecolor="cyan", mew=2)
+    if title:
+        ax.set_title(title)
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------
+# Notebook 02: embeddings
+# --------------------------------------------------------------------------
+
+
+def _short(text: str, width: int = 32) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def similarity_heatmap(matrix, labels, title: str = "cosine similarity"):
+    """A square heatmap of pairwise similarities with the values written in (notebook 02)."""
+    import numpy as np
+    from matplotlib import pyplot as plt
+
+    values = np.asarray(matrix, dtype=float)
+    if values.ndim != 2 or values.shape[0] != values.shape[1] or values.shape[0] != len(labels):
+        raise ValueError(f"Need a square matrix with one label per row; got shape {values.shape} "
+                         f"and {len(labels)} labels.")
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(7, 5))
+    image = ax.imshow(values, cmap="viridis", vmin=min(0.0, values.min()), vmax=1.0)
+    names = [_short(s) for s in labels]
+    ax.set_xticks(range(n), [str(i) for i in range(n)])
+    ax.set_yticks(range(n), [f"{name} ({i})" for i, name in enumerate(names)])
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                    color="black" if values[i, j] > 0.6 else "white")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    plt.close(fig)  # the notebook shows the returned figure once
+    return fig
+
+
+def projection_scatter(coords, labels, groups, title: str = "2-D projection", explained=None):
+    """Points of a 2-D projection, coloured by group and labelled with their text (notebook 02)."""
+    import numpy as np
+    from matplotlib import pyplot as plt
+
+    xy = np.asarray(coords, dtype=float)
+    if xy.ndim != 2 or xy.shape[1] != 2 or xy.shape[0] != len(labels) or len(groups) != len(labels):
+        raise ValueError(f"Need (n, 2) coordinates with one label and one group per point; got shape "
+                         f"{xy.shape}, {len(labels)} labels, {len(groups)} groups.")
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for g, colour in zip(dict.fromkeys(groups), plt.cm.tab10.colors):
+        idx = [i for i, gi in enumerate(groups) if gi == g]
+        ax.scatter(xy[idx, 0], xy[idx, 1], color=colour, label=g, s=40)
+        for i in idx:
+            ax.annotate(_short(labels[i], 24), xy[i], fontsize=7, xytext=(4, 3), textcoords="offset points")
+    if explained is not None:
+        ax.set_xlabel(f"PC 1 ({float(explained[0]):.0%})")
+        ax.set_ylabel(f"PC 2 ({float(explained[1]):.0%})")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def position_pictures(learned_positions, rope_angles_cos, learned_by_distance, rope_by_distance):
+    """What each kind of position information looks like, side by side (notebook 02).
+
+    Top: the learned position vectors an encoder adds (positions × dimensions)
+    and the cosines of RoPE's rotation angles (positions × dimension pairs).
+    Bottom: how similar two positions ``d`` apart are, for each.
+    """
+    import numpy as np
+    from matplotlib import pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(8, 5.5))
+    panels = [
+        (np.asarray(learned_positions, dtype=float), "학습된 위치 벡터 (MiniLM)\nlearned positions", "dimension"),
+        (np.asarray(rope_angles_cos, dtype=float), "RoPE 회전각의 cos (SmolLM2)\ncos of RoPE angles", "dimension pair"),
+    ]
+    for ax, (img, title, xlabel) in zip(axes[0], panels):
+        limit = float(np.abs(img).max()) or 1.0  # symmetric colours: white is 0
+        ax.imshow(img, aspect="auto", cmap="RdBu_r", interpolation="nearest", vmin=-limit, vmax=limit)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel("position", fontsize=8)
+    curves = [
+        (np.asarray(learned_by_distance, dtype=float), "cosine(p_i, p_i+d)"),
+        (np.asarray(rope_by_distance, dtype=float), "q·k, same vector, d apart"),
+    ]
+    for ax, (curve, ylabel) in zip(axes[1], curves):
+        ax.plot(range(len(curve)), curve)
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_xlabel("distance d", fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+# --------------------------------------------------------------------------
+# Notebook 04: generation (next-token probabilities)
+# --------------------------------------------------------------------------
+
+
+def token_probability_bars(pairs, *, title: str | None = None, figsize=(6.5, 3.6)):
+    """Horizontal bars of ``(token text, probability)`` pairs, most likely on top (notebook 04).
+
+    ``pairs`` is what :func:`llm_course.generation.top_tokens` returns. Returns the figure.
+    """
+    from matplotlib import pyplot as plt
+
+    if not pairs:
+        raise ValueError("No tokens to plot: pass a non-empty list of (token, probability) pairs.")
+    labels = [t for t, _ in pairs][::-1]
+    values = [float(p) for _, p in pairs][::-1]
+    fig, ax = plt.subplots(figsize=figsize)
+    bars = ax.barh(range(len(values)), values, color="C0")
+    ax.set_yticks(range(len(values)), labels)
+    for bar, v in zip(bars, values):
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {v:.1%}", va="center", fontsize=8)
+    ax.set_xlim(0, max(values) * 1.18)
+    ax.set_xlabel("확률 (probability)")
+    ax.set_title(title or "다음 토큰의 확률 (next-token probabilities)")
+    fig.tight_layout()
+    plt.close(fig)  # the notebook shows the returned figure once
+    return fig
+
+
+def distribution_comparison(labels, series: dict, *, title: str | None = None, figsize=(8, 3.8)):
+    """Grouped bars: the same tokens' probabilities under several settings (notebook 04).
+
+    ``series`` maps a setting's name (``"T=0.5"``, ``"top-k=3"``) to one
+    probability per label; a filtered-out token shows as an empty slot.
+    Returns the figure.
+    """
+    import numpy as np
+    from matplotlib import pyplot as plt
+
+    if not series or any(len(v) != len(labels) for v in series.values()):
+        raise ValueError("Every series needs exactly one probability per label.")
+    x = np.arange(len(labels))
+    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=figsize)
+    for n, (name, values) in enumerate(series.items()):
+        ax.bar(x + (n - (len(series) - 1) / 2) * width, [float(v) for v in values], width, label=name)
+    ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("확률 (probability)")
+    ax.set_title(title or "설정에 따라 바뀌는 분포 (the distribution under each setting)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def value_bars(names, values, *, title: str | None = None, ylabel: str = "", figsize=(6.5, 3.4), fmt="{:.0%}"):
+    """One bar per named value with the value written on top (notebook 04: repetition per decoding setting)."""
+    from matplotlib import pyplot as plt
+
+    if len(names) != len(values) or not names:
+        raise ValueError("names and values must be non-empty lists of the same length.")
+    fig, ax = plt.subplots(figsize=figsize)
+    bars = ax.bar(range(len(values)), [float(v) for v in values], color=[f"C{i}" for i in range(len(values))])
+    for bar, v in zip(bars, values):
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), fmt.format(v), ha="center", va="bottom",
+                fontsize=9)
+    ax.set_xticks(range(len(names)), names, fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, max(max(float(v) for v in values) * 1.2, 1e-9))
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+# --------------------------------------------------------------------------
+# Notebook 05: prompting and in-context learning
+# --------------------------------------------------------------------------
+
+
+def plot_accuracy_by_shots(rows: dict, n_test: int, series=("all", "en", "ko"), title: str | None = None):
+    """Accuracy against the number of shots, one line per language, with chance level (notebook 05).
+
+    ``rows`` maps the number of shots to a row of ``prompting.summarize``;
+    the error bars are one standard error of a proportion over ``n_test``
+    examples per line (fewer for one language), to show what is noise.
+    """
+    import math
+
+    import matplotlib.pyplot as plt
+
+    shots = sorted(rows)
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    counts = {"all": n_test}
+    for name in series:
+        acc = [rows[k][name] for k in shots]
+        n = counts.get(name, n_test / (len(series) - 1) if len(series) > 1 else n_test)
+        err = [math.sqrt(a * (1 - a) / n) for a in acc]
+        ax.errorbar(shots, acc, yerr=err, marker="o", capsize=3, label=name)
+    ax.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="chance / 우연 수준")
+    ax.set_xticks(shots)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("shots in the prompt / 프롬프트 속 예시 수")
+    ax.set_ylabel("accuracy / 정확도")
+    ax.legend(loc="lower right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

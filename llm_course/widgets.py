@@ -1,0 +1,194 @@
+"""ipywidgets playgrounds: thin layers over pure functions that tests call directly.
+
+Every widget here uses only ``ipywidgets.interactive`` and basic widgets, so
+it works with ipywidgets 7 (Colab) and 8. Each section names its notebook.
+"""
+
+from __future__ import annotations
+
+
+# --------------------------------------------------------------------------
+# Notebook 03: attention explorer (sentence, layer, head)
+# --------------------------------------------------------------------------
+
+
+def attention_view(model, tokenizer, text: str, layer: int, head: int, *,
+                   max_tokens: int = 40, cache: dict | None = None):
+    """The figure the attention explorer shows: one head's heatmap for ``text``. Notebook 03.
+
+    A pure function of its arguments (tests call it directly). Bad input
+    (empty text, too many tokens, layer or head out of range) raises a
+    ``ValueError`` that says what is valid. ``cache`` (a dict) keeps the last
+    text's weights so moving a slider does not rerun the model.
+    """
+    from .attention import check_layer_head, get_attentions
+    from .viz import attention_heatmap
+
+    if cache is not None and cache.get("text") == text:
+        labels, attentions = cache["result"]
+    else:
+        labels, attentions = get_attentions(model, tokenizer, text, max_tokens=max_tokens)
+        if cache is not None:
+            cache.clear()
+            cache.update(text=text, result=(labels, attentions))
+    check_layer_head(attentions, layer, head)
+    return attention_heatmap(attentions[layer, head], labels, title=f"layer {layer}, head {head}")
+
+
+def _figure_png(fig) -> bytes:
+    """PNG bytes of a figure, which is then closed (so the inline backend does not show it a second time)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def attention_explorer(model, tokenizer, text: str = "The cat sat on the mat because it was tired.",
+                       layer: int = 0, head: int = 0, *, max_tokens: int = 40):
+    """An ipywidgets playground over :func:`attention_view`: a sentence box and layer/head sliders. Notebook 03.
+
+    Built from ``Text``, ``IntSlider``, ``HTML``, ``Image``, ``HBox`` and
+    ``VBox`` only, so it works with ipywidgets 7 (Colab) and 8. The heatmap
+    goes into an ``Image`` widget as PNG bytes (no ``Output`` capture, so the
+    executed notebook stays small and nbclient's output-widget hook is not
+    involved). A bad sentence shows the message instead of a stack trace.
+    Returns the widget; its ``children`` are (text box, sliders, message, image).
+    """
+    import html
+
+    import ipywidgets as widgets
+
+    num_layers = model.config.num_hidden_layers
+    num_heads = model.config.num_attention_heads
+    text_box = widgets.Text(value=text, description="text", continuous_update=False,
+                            layout=widgets.Layout(width="95%"))
+    layer_slider = widgets.IntSlider(value=layer, min=0, max=num_layers - 1, description="layer",
+                                     continuous_update=False)
+    head_slider = widgets.IntSlider(value=head, min=0, max=num_heads - 1, description="head",
+                                    continuous_update=False)
+    message = widgets.HTML()
+    image = widgets.Image(format="png")
+    cache: dict = {}
+
+    def update(*_):
+        try:
+            fig = attention_view(model, tokenizer, text_box.value, layer_slider.value, head_slider.value,
+                                 max_tokens=max_tokens, cache=cache)
+        except ValueError as err:
+            message.value = f'<pre style="color:#a00; white-space:pre-wrap">{html.escape(str(err))}</pre>'
+            return
+        message.value = ""
+        image.value = _figure_png(fig)
+
+    for control in (text_box, layer_slider, head_slider):
+        control.observe(update, names="value")
+    update()
+    return widgets.VBox([text_box, widgets.HBox([layer_slider, head_slider]), message, image])
+
+
+# --------------------------------------------------------------------------
+# Notebook 01: token playground (text, tokenizer)
+# --------------------------------------------------------------------------
+
+
+def token_playground(tokenizers: dict, text: str = "토큰화는 생각보다 재미있습니다. Tokenization is fun.",
+                     *, max_shown: int = 200):
+    """An ipywidgets playground: type a sentence, pick a tokenizer, see its tokens as coloured spans. Notebook 01.
+
+    ``tokenizers`` maps a display name to any tokenizer
+    :func:`llm_course.tokens.tokens_html_string` accepts (the pure function
+    the tests call). Built from ``Text``, ``Dropdown``, ``HTML`` and ``VBox``
+    only, so it works with ipywidgets 7 (Colab) and 8; the spans go into an
+    ``HTML`` widget (no ``Output`` capture, so the executed notebook stays
+    small). An empty sentence shows the message instead of a stack trace.
+    Returns the widget; its ``children`` are (text box, dropdown, HTML view).
+    """
+    import html
+
+    import ipywidgets as widgets
+
+    from .tokens import tokens_html_string
+
+    if not tokenizers:
+        raise ValueError("Pass at least one tokenizer, for example {'SmolLM2': tokenizer}.")
+    names = list(tokenizers)
+    text_box = widgets.Text(value=text, description="text", continuous_update=False,
+                            layout=widgets.Layout(width="95%"))
+    choice = widgets.Dropdown(options=names, value=names[0], description="tokenizer")
+    view = widgets.HTML()
+
+    def update(*_):
+        try:
+            view.value = tokens_html_string(tokenizers[choice.value], text_box.value, max_shown=max_shown)
+        except ValueError as err:
+            view.value = f'<pre style="color:#a00">{html.escape(str(err))}</pre>'
+
+    text_box.observe(update, names="value")
+    choice.observe(update, names="value")
+    update()
+    return widgets.VBox([text_box, choice, view])
+
+
+# --------------------------------------------------------------------------
+# Notebook 04: generation playground (prompt, temperature, top-k, top-p, length, seed)
+# --------------------------------------------------------------------------
+
+
+def generation_view(model, tokenizer, prompt: str, mode: str = "sampling", temperature: float = 1.0,
+                    top_k: int = 0, top_p: float = 1.0, max_new_tokens: int = 30, seed: int = 0) -> str:
+    """What the generation playground shows: the settings, then the new text only. Notebook 04.
+
+    A pure function of its arguments (tests call it directly); it runs
+    :func:`llm_course.generation.generate_text`. ``mode`` is ``"sampling"`` or
+    ``"greedy"`` (greedy ignores temperature, top-k, top-p and the seed);
+    ``top_k=0`` switches top-k off. Bad settings raise ``ValueError`` with the
+    valid range (temperature 0 while sampling, top_p outside (0, 1],
+    max_new_tokens below 1).
+    """
+    from .generation import generate_text
+
+    if mode not in ("sampling", "greedy"):
+        raise ValueError(f"mode must be 'sampling' or 'greedy'; got {mode!r}.")
+    sampling = mode == "sampling"
+    text = generate_text(model, tokenizer, prompt, max_new_tokens=max_new_tokens, do_sample=sampling,
+                         temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    if sampling:
+        settings = f"sampling: temperature={temperature}, top_k={top_k or 'off'}, top_p={top_p}, seed={seed}"
+    else:
+        settings = "greedy (do_sample=False)"
+    return f"[{settings}, max_new_tokens={max_new_tokens}]\n{prompt}⟨{text}⟩"
+
+
+def generation_playground(model, tokenizer, prompt: str = "Once upon a time, in a small village,", *,
+                          max_tokens_limit: int = 120):
+    """An ipywidgets playground over :func:`generation_view`. Notebook 04.
+
+    Built from ``ipywidgets.interactive`` (with a button, since each run takes
+    a few seconds on a CPU), ``Text``, ``Dropdown``, ``FloatSlider`` and
+    ``IntSlider`` only, so it works with ipywidgets 7 (Colab) and 8. Bad
+    settings print the message instead of a stack trace. The new text is shown
+    between ⟨ ⟩. Returns the widget.
+    """
+    import ipywidgets as widgets
+
+    def show(prompt, mode, temperature, top_k, top_p, max_new_tokens, seed):
+        try:
+            print(generation_view(model, tokenizer, prompt, mode, temperature, top_k, top_p, max_new_tokens, seed))
+        except ValueError as err:
+            print(err)
+
+    return widgets.interactive(
+        show,
+        {"manual": True, "manual_name": "생성 (generate)"},
+        prompt=widgets.Text(value=prompt, description="prompt", layout=widgets.Layout(width="95%")),
+        mode=widgets.Dropdown(options=["sampling", "greedy"], value="sampling", description="mode"),
+        temperature=widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="temperature"),
+        top_k=widgets.IntSlider(value=0, min=0, max=100, description="top_k (0=off)"),
+        top_p=widgets.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top_p"),
+        max_new_tokens=widgets.IntSlider(value=30, min=1, max=max_tokens_limit, description="max_new_tokens"),
+        seed=widgets.IntSlider(value=0, min=0, max=100, description="seed"),
+    )
