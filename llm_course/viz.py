@@ -278,23 +278,23 @@ def position_pictures(learned_positions, rope_angles_cos, learned_by_distance, r
 
     fig, axes = plt.subplots(2, 2, figsize=(8, 5.5))
     panels = [
-        (np.asarray(learned_positions, dtype=float), "학습된 위치 벡터 (MiniLM)\nlearned positions", "dimension"),
-        (np.asarray(rope_angles_cos, dtype=float), "RoPE 회전각의 cos (SmolLM2)\ncos of RoPE angles", "dimension pair"),
+        (np.asarray(learned_positions, dtype=float), "학습된 위치 벡터 (MiniLM)\nlearned positions", "차원 (dimension)"),
+        (np.asarray(rope_angles_cos, dtype=float), "RoPE 회전각의 cos (SmolLM2)\ncos of RoPE angles", "차원 짝 (dimension pair)"),
     ]
     for ax, (img, title, xlabel) in zip(axes[0], panels):
         limit = float(np.abs(img).max()) or 1.0  # symmetric colours: white is 0
         ax.imshow(img, aspect="auto", cmap="RdBu_r", interpolation="nearest", vmin=-limit, vmax=limit)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(xlabel, fontsize=8)
-        ax.set_ylabel("position", fontsize=8)
+        ax.set_ylabel("위치 (position)", fontsize=8)
     curves = [
-        (np.asarray(learned_by_distance, dtype=float), "cosine(p_i, p_i+d)"),
-        (np.asarray(rope_by_distance, dtype=float), "q·k, same vector, d apart"),
+        (np.asarray(learned_by_distance, dtype=float), "cos(p_i, p_i+d)"),
+        (np.asarray(rope_by_distance, dtype=float), "RoPE 점수 (score): q·k"),
     ]
     for ax, (curve, ylabel) in zip(axes[1], curves):
         ax.plot(range(len(curve)), curve)
         ax.axhline(0, color="grey", lw=0.5)
-        ax.set_xlabel("distance d", fontsize=8)
+        ax.set_xlabel("거리 (distance) d", fontsize=8)
         ax.set_ylabel(ylabel, fontsize=8)
     fig.tight_layout()
     plt.close(fig)

@@ -1,0 +1,303 @@
+"""Tokens made visible (introduced in notebook 01).
+
+A tokenizer turns text into a list of integer ids and back. This module holds
+the plumbing notebook 01 uses to *look* at that list: the pieces of text each
+token stands for, shown as coloured spans; token counts for the same sentence
+under different tokenizers; and the merges a byte-level BPE learned, written
+so a person can read them.
+
+Byte-level BPE (GPT-2, SmolLM2, GPT-4's ``cl100k_base``) works on UTF-8
+bytes, not characters. A Hangul syllable takes three bytes, and when the
+vocabulary has no token for the whole syllable, the tokenizer falls back to
+pieces of it: a token may then stand for one or two bytes that are not a
+character on their own. :func:`readable_piece` writes such bytes as hex in
+angle brackets (``<EB 82>``), so a learner sees where a syllable was split.
+
+The functions accept the three kinds of tokenizer the notebook compares: a
+transformers tokenizer (``AutoTokenizer``), a ``tokenizers.Tokenizer`` (the
+one trained in the notebook) and a ``tiktoken.Encoding``. Counts never include
+special tokens: they measure the text itself.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import lru_cache
+from pathlib import Path
+
+from . import asset_path
+
+PARALLEL_FILE = "parallel_ko_en.tsv"
+KOREAN_SAMPLE_FILE = "korean_sample.txt"
+
+# Pastel backgrounds that stay readable with black text; neighbours always differ.
+SPAN_COLOURS = ("#ffd6a5", "#caffbf", "#9bf6ff", "#bdb2ff", "#ffc6ff", "#fdffb6")
+
+
+# --------------------------------------------------------------------------
+# The course's text files
+# --------------------------------------------------------------------------
+
+
+def _content_lines(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+def load_parallel(path: str | Path | None = None) -> list[tuple[str, str]]:
+    """The course's parallel sentences as ``(korean, english)`` pairs (notebook 01).
+
+    The file is tab-separated, one pair per line; lines starting with ``#`` are comments.
+    """
+    path = Path(path) if path else asset_path(PARALLEL_FILE)
+    pairs = []
+    for number, line in enumerate(_content_lines(path), 1):
+        parts = line.split("\t")
+        if len(parts) != 2:
+            raise ValueError(f"{path.name}: pair {number} needs exactly one tab between Korean and English: {line!r}")
+        pairs.append((parts[0].strip(), parts[1].strip()))
+    return pairs
+
+
+def load_korean_sample(path: str | Path | None = None) -> list[str]:
+    """The Korean sample text written for the course, as a list of lines (notebook 01)."""
+    return _content_lines(Path(path) if path else asset_path(KOREAN_SAMPLE_FILE))
+
+
+# --------------------------------------------------------------------------
+# Checking input
+# --------------------------------------------------------------------------
+
+
+def check_text(text) -> str:
+    """Return ``text`` if it is a non-empty string, else raise a ValueError saying what to pass."""
+    if not isinstance(text, str):
+        raise ValueError(f"Expected a string of text, got {type(text).__name__}. Pass a sentence in quotes, "
+                         "for example '오늘은 날씨가 맑습니다.'")
+    if not text.strip():
+        raise ValueError("The text is empty: there is nothing to tokenize. Pass at least one word, "
+                         "for example '오늘은 날씨가 맑습니다.'")
+    return text
+
+
+# --------------------------------------------------------------------------
+# Bytes and pieces
+# --------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's table from each of the 256 byte values to a printable character.
+
+    Byte-level BPE vocabularies store tokens as strings of these characters:
+    printable bytes stand for themselves and the others are shifted above
+    U+0100, so a space (byte 32) is written ``Ġ`` and the first byte of many
+    Hangul syllables (0xEB) ``ë``. This is the published GPT-2 scheme, which
+    the ``tokenizers`` library's ``ByteLevel`` pre-tokenizer also uses.
+    """
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) \
+        + list(range(ord("®"), ord("ÿ") + 1))
+    chars = printable[:]
+    shift = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            chars.append(256 + shift)
+            shift += 1
+    return dict(zip(printable, map(chr, chars)))
+
+
+@lru_cache(maxsize=1)
+def unicode_to_bytes() -> dict[str, int]:
+    """The inverse of :func:`bytes_to_unicode`."""
+    return {c: b for b, c in bytes_to_unicode().items()}
+
+
+def byte_level_to_bytes(token: str) -> bytes:
+    """The bytes a byte-level BPE token string stands for (``'Ġë§ĳ'`` -> ``b' \\xeb\\xa7\\x91'``)."""
+    table = unicode_to_bytes()
+    try:
+        return bytes(table[c] for c in token)
+    except KeyError as err:
+        raise ValueError(f"{token!r} is not a byte-level token string (character {err.args[0]!r}).") from None
+
+
+def readable_piece(data: bytes) -> str:
+    """Text for a token's bytes: characters where the bytes are valid UTF-8, hex where not.
+
+    ``b'\\xeb\\x82\\x98'`` is ``'나'``; a lone ``b'\\xeb\\x82'`` (two thirds of a
+    syllable) becomes ``'<EB 82>'``.
+    """
+    text = data.decode("utf-8", errors="surrogateescape")
+    out, stray = [], []
+    for ch in text:
+        if 0xDC80 <= ord(ch) <= 0xDCFF:  # a byte that is not part of a complete character
+            stray.append(f"{ord(ch) - 0xDC00:02X}")
+            continue
+        if stray:
+            out.append("<" + " ".join(stray) + ">")
+            stray = []
+        out.append(ch)
+    if stray:
+        out.append("<" + " ".join(stray) + ">")
+    return "".join(out)
+
+
+def _kind(tokenizer) -> str:
+    if hasattr(tokenizer, "encode_ordinary") and hasattr(tokenizer, "decode_single_token_bytes"):
+        return "tiktoken"
+    from tokenizers import Tokenizer
+
+    if isinstance(tokenizer, Tokenizer):
+        return "tokenizers"
+    if callable(tokenizer) and hasattr(tokenizer, "convert_ids_to_tokens"):
+        return "transformers"
+    raise ValueError(f"Unsupported tokenizer {type(tokenizer).__name__}: pass a transformers tokenizer, "
+                     "a tokenizers.Tokenizer or a tiktoken Encoding.")
+
+
+def _is_byte_level(tokenizer) -> bool:
+    kind = _kind(tokenizer)
+    if kind == "tiktoken":
+        return True
+    backend = tokenizer if kind == "tokenizers" else getattr(tokenizer, "backend_tokenizer", None)
+    decoder = getattr(backend, "decoder", None)
+    return type(decoder).__name__ == "ByteLevel"
+
+
+def encode(tokenizer, text: str) -> list[int]:
+    """Token ids of ``text`` without special tokens (notebook 01)."""
+    check_text(text)
+    kind = _kind(tokenizer)
+    if kind == "tiktoken":
+        return tokenizer.encode_ordinary(text)
+    if kind == "tokenizers":
+        return tokenizer.encode(text, add_special_tokens=False).ids
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def count_tokens(tokenizer, text: str) -> int:
+    """How many tokens ``text`` takes, special tokens not included (notebook 01)."""
+    return len(encode(tokenizer, text))
+
+
+def _pieces(tokenizer, text: str) -> list[tuple[int, str, bool]]:
+    """``(id, readable piece, holds part of a character)`` for each token."""
+    ids = encode(tokenizer, text)
+    kind = _kind(tokenizer)
+    if kind == "tiktoken":
+        raw = [tokenizer.decode_single_token_bytes(i) for i in ids]
+    else:
+        strings = [tokenizer.id_to_token(i) for i in ids] if kind == "tokenizers" \
+            else tokenizer.convert_ids_to_tokens(ids)
+        if not _is_byte_level(tokenizer):
+            return [(i, s, False) for i, s in zip(ids, strings)]
+        raw = [byte_level_to_bytes(s) for s in strings]
+    out = []
+    for i, data in zip(ids, raw):
+        try:
+            data.decode("utf-8")
+            partial = False
+        except UnicodeDecodeError:
+            partial = True
+        out.append((i, readable_piece(data), partial))
+    return out
+
+
+def token_pieces(tokenizer, text: str) -> list[tuple[int, str]]:
+    """``(token id, readable piece)`` for each token of ``text`` (notebook 01).
+
+    Byte-level tokens are shown as the text they stand for, with partial
+    characters in hex (:func:`readable_piece`); other tokenizers (WordPiece)
+    show their own token strings, ``##`` continuation marks included.
+    """
+    return [(i, piece) for i, piece, _ in _pieces(tokenizer, text)]
+
+
+# --------------------------------------------------------------------------
+# Tokens as coloured spans
+# --------------------------------------------------------------------------
+
+
+def tokens_html_string(tokenizer, text: str, *, max_shown: int = 200, context_length: int | None = None) -> str:
+    """The HTML of :func:`show_tokens` as a string (pure: tests call it directly)."""
+    pieces = _pieces(tokenizer, text)
+    if context_length is not None and len(pieces) > context_length:
+        raise ValueError(
+            f"This text is {len(pieces):,} tokens long, more than the model's context of {context_length:,} "
+            "tokens: the model could not read it at once. Split it into shorter parts."
+        )
+    spans = []
+    for n, (token_id, piece, partial) in enumerate(pieces[:max_shown]):
+        style = (f"background:{SPAN_COLOURS[n % len(SPAN_COLOURS)]};color:#000;padding:1px 2px;"
+                 "margin:0 1px;border-radius:3px;white-space:pre;font-family:monospace;line-height:2")
+        if partial:
+            style += ";border:1px dashed #c00"
+        spans.append(f'<span title="id {token_id}" style="{style}">{html.escape(piece)}</span>')
+    more = len(pieces) - max_shown
+    tail = f' <span style="color:#666">… (+{more} more tokens)</span>' if more > 0 else ""
+    return (f'<div style="margin:4px 0">{"".join(spans)}{tail}'
+            f'<div style="color:#666;font-size:85%">{len(pieces)} tokens</div></div>')
+
+
+def show_tokens(tokenizer, text: str, *, max_shown: int = 200, context_length: int | None = None):
+    """Tokens of ``text`` as coloured spans, returned as an ``IPython.display.HTML`` (notebook 01).
+
+    Each span is one token (hover for its id); a dashed red border marks a
+    token that holds only part of a character (shown as hex bytes). At most
+    ``max_shown`` tokens are drawn. With ``context_length`` given, a text
+    longer than the model can read raises a ValueError.
+    """
+    from IPython.display import HTML
+
+    return HTML(tokens_html_string(tokenizer, text, max_shown=max_shown, context_length=context_length))
+
+
+# --------------------------------------------------------------------------
+# Counting across languages
+# --------------------------------------------------------------------------
+
+
+def count_table(tokenizers: dict, pairs: list[tuple[str, str]]) -> dict[str, list[tuple[int, int]]]:
+    """``{tokenizer name: [(korean count, english count) per pair]}`` (notebook 01)."""
+    return {name: [(count_tokens(tok, ko), count_tokens(tok, en)) for ko, en in pairs]
+            for name, tok in tokenizers.items()}
+
+
+def ratio_summary(table: dict[str, list[tuple[int, int]]]) -> dict[str, dict[str, float]]:
+    """Totals and the Korean/English ratio of the totals for each tokenizer of :func:`count_table`."""
+    out = {}
+    for name, rows in table.items():
+        ko = sum(k for k, _ in rows)
+        en = sum(e for _, e in rows)
+        out[name] = {"korean": ko, "english": en, "ratio": ko / en}
+    return out
+
+
+# --------------------------------------------------------------------------
+# Reading a trained BPE
+# --------------------------------------------------------------------------
+
+
+def bpe_merges(tokenizer) -> list[tuple[str, str]]:
+    """The merges of a BPE ``tokenizers.Tokenizer`` (or a transformers one), in the order learned (notebook 01)."""
+    import json
+
+    backend = tokenizer if _kind(tokenizer) == "tokenizers" else getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise ValueError("This tokenizer has no tokenizers backend to read merges from.")
+    model = json.loads(backend.to_str())["model"]
+    if model.get("type") != "BPE":
+        raise ValueError(f"Only BPE tokenizers have merges; this one is {model.get('type')}.")
+    return [tuple(m) if isinstance(m, list) else tuple(m.split(" ", 1)) for m in model["merges"]]
+
+
+def readable_merges(tokenizer, n: int = 10) -> list[tuple[str, str, str]]:
+    """The first ``n`` merges as ``(left, right, merged)`` readable pieces (byte-level BPE, notebook 01)."""
+    if n < 0:
+        raise ValueError("n must be 0 or more.")
+    rows = []
+    for left, right in bpe_merges(tokenizer)[:n]:
+        a, b = byte_level_to_bytes(left), byte_level_to_bytes(right)
+        rows.append((readable_piece(a), readable_piece(b), readable_piece(a + b)))
+    return rows
