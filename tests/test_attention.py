@@ -5,8 +5,6 @@ The hand-computed head must equal the model's own ``output_attentions``
 clear ValueError rather than a stack trace from inside torch.
 """
 
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
 import matplotlib
@@ -21,14 +19,9 @@ from matplotlib.figure import Figure  # noqa: E402
 from llm_course import attention, checks, models, viz, widgets  # noqa: E402
 
 SENTENCE = "The cat sat on the mat because it was tired."
-ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_solutions():
-    spec = importlib.util.spec_from_file_location("solutions_03", ROOT / "solutions" / "03_attention.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+
 
 
 @pytest.fixture(scope="module")
@@ -221,8 +214,12 @@ def test_explorer_widget(decoder):
 # --- self-checks and worked solutions -----------------------------------------------------
 
 
-def test_exercise_1(decoder):
-    sol = _load_solutions()
+@pytest.fixture(scope="module")
+def sol(load_solutions):
+    return load_solutions("03_attention")
+
+
+def test_exercise_1(decoder, sol):
     assert checks.attention_kv_head(sol.exercise_1_kv_head(decoder.model, 7), decoder.model, 7)
     assert sol.exercise_1_kv_head(decoder.model, 7) == 2
     assert not checks.attention_kv_head(7, decoder.model, 7)
@@ -230,8 +227,7 @@ def test_exercise_1(decoder):
     assert not checks.attention_kv_head(None, decoder.model, 7)
 
 
-def test_exercise_2(decoder):
-    sol = _load_solutions()
+def test_exercise_2(decoder, sol):
     answer = sol.exercise_2_previous_token_head(decoder.attentions)
     assert checks.attention_previous_token_head(answer, decoder.attentions)
     assert not checks.attention_previous_token_head((0, 0), decoder.attentions)
@@ -240,8 +236,7 @@ def test_exercise_2(decoder):
     assert not checks.attention_previous_token_head(None, decoder.attentions)
 
 
-def test_exercise_3(decoder):
-    sol = _load_solutions()
+def test_exercise_3(decoder, sol):
     layer, head = 20, 8
     answer = sol.exercise_3_head_by_hand(decoder.model, decoder.out.hidden_states, layer, head)
     assert checks.attention_head_by_hand(answer, decoder.attentions, layer, head)

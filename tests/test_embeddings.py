@@ -2,9 +2,7 @@
 bad input gets a clear message, figures come back as objects, and the worked
 solutions pass their self-checks while wrong answers fail them."""
 
-import importlib.util
 import warnings
-from pathlib import Path
 
 import matplotlib
 import pytest
@@ -13,7 +11,6 @@ import torch.nn.functional as F
 
 from llm_course import checks, embeddings, models, viz
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +33,8 @@ def data():
 
 
 @pytest.fixture(scope="module")
-def solutions():
-    spec = importlib.util.spec_from_file_location("solutions_02", ROOT / "solutions" / "02_embeddings.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def solutions(load_solutions):
+    return load_solutions("02_embeddings")
 
 
 # --------------------------------------------------------------------------

@@ -1,25 +1,13 @@
 """The worked solutions of notebook 00 pass its self-checks, and wrong answers fail them."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 from transformers import pipeline
 
 from llm_course import checks
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def load_solutions(stem):
-    spec = importlib.util.spec_from_file_location(f"solutions_{stem}", ROOT / "solutions" / f"{stem}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
-def solutions():
+def solutions(load_solutions):
     return load_solutions("00_setup")
 
 

@@ -2,7 +2,6 @@
 bad input gets a clear message, figures and the playground come back as objects,
 and the worked solutions pass their self-checks while wrong answers fail them."""
 
-import importlib.util
 import warnings
 from pathlib import Path
 
@@ -22,16 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MIXED = "Tokenizers split text. 나는 오늘 커피를 마셨다!"
 
 
-def _load_solutions():
-    spec = importlib.util.spec_from_file_location("solutions_01", ROOT / "solutions" / "01_tokenization.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def solutions():
-    return _load_solutions()
+def solutions(load_solutions):
+    return load_solutions("01_tokenization")
 
 
 @pytest.fixture(scope="module")
