@@ -435,11 +435,38 @@ def prompting_token_count(answer, prompt: str, tokenizer, context_window: int) -
     )
 
 
-def _share_positive(model, tokenizer, prompts) -> float:
-    from .prompting import classify
+_PROMPTING_TRUTHS: dict = {}  # (exercise, model, tokenizer, reviews) -> recomputed answer
 
-    predictions = classify(model, tokenizer, prompts)
-    return sum(p == "positive" for p in predictions) / len(predictions)
+
+def _as_fraction(answer) -> float | None:
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        return None
+    return value if 0.0 <= value <= 1.0 else None
+
+
+def _negative_shots_truth(model, tokenizer, shots, test) -> float:
+    from .prompting import classify, few_shot_prompt
+
+    key = ("05.2", id(model), id(tokenizer), tuple(shots), tuple(test))
+    if key not in _PROMPTING_TRUTHS:
+        negatives = [s for s in shots if s.label == "negative"][:2]
+        predictions = classify(model, tokenizer, [few_shot_prompt(r.text, negatives) for r in test])
+        _PROMPTING_TRUTHS[key] = sum(p == "positive" for p in predictions) / len(predictions)
+    return _PROMPTING_TRUTHS[key]
+
+
+def _label_words_truth(model, tokenizer, shots, test) -> float:
+    from .prompting import accuracy, classify, few_shot_prompt
+
+    key = ("05.3", id(model), id(tokenizer), tuple(shots), tuple(test))
+    if key not in _PROMPTING_TRUTHS:
+        names = {"positive": "good", "negative": "bad"}
+        prompts = [few_shot_prompt(r.text, shots[:4], label_names=names) for r in test]
+        predictions = classify(model, tokenizer, prompts, label_words=(" good", " bad"))
+        _PROMPTING_TRUTHS[key] = accuracy(predictions, [r.label for r in test])
+    return _PROMPTING_TRUTHS[key]
 
 
 def prompting_negative_shots(answer, model, tokenizer, shots, test) -> CheckResult:
@@ -447,18 +474,13 @@ def prompting_negative_shots(answer, model, tokenizer, shots, test) -> CheckResu
     if answer is None:
         return not_answered("`share_positive`에 '긍정'으로 예측된 비율(0~1)을 넣으세요.",
                             "set `share_positive` to the share predicted positive (0 to 1).")
-    from .prompting import few_shot_prompt
-
-    negatives = [s for s in shots if s.label == "negative"][:2]
-    truth = _share_positive(model, tokenizer, [few_shot_prompt(r.text, negatives) for r in test])
-    try:
-        close = abs(float(answer) - truth) < 0.5 / len(test)
-    except (TypeError, ValueError):
-        close = False
+    value = _as_fraction(answer)
+    truth = _negative_shots_truth(model, tokenizer, shots, test) if value is not None else float("nan")
+    close = value is not None and abs(value - truth) < 0.5 / len(test)
     return check(
         close,
-        (f"맞습니다. 부정 예시 두 개 뒤에는 {truth:.1%}만 '긍정'으로 예측됩니다. 예시의 레이블 분포가 답을 끌어당깁니다.",
-         f"Right: after two negative shots only {truth:.1%} are predicted positive. The shots' labels pull the answers."),
+        (f"맞습니다. 부정 예시 두 개 뒤에는 {truth:.1%}가 '긍정'으로 예측됩니다. 제로샷, 그리고 긍정 예시 하나뿐인 원샷과 비교해 보세요.",
+         f"Right: after two negative shots {truth:.1%} are predicted positive. Compare with zero-shot and with the single positive shot."),
         (f"{answer!r}는 다시 계산한 값과 다릅니다. 부정 예시 두 개(`shots`에서 label이 'negative'인 처음 두 개)로 "
          "`prompting.few_shot_prompt`를 만들고, `prompting.classify`의 예측 중 'positive'의 비율을 구하세요.",
          f"{answer!r} differs from the recomputed value. Build prompts with `prompting.few_shot_prompt` from the "
@@ -471,15 +493,9 @@ def prompting_label_words(answer, model, tokenizer, shots, test) -> CheckResult:
     if answer is None:
         return not_answered("`good_bad_accuracy`에 정확도(0~1)를 넣으세요.",
                             "set `good_bad_accuracy` to the accuracy (0 to 1).")
-    from .prompting import accuracy, classify, few_shot_prompt
-
-    names = {"positive": "good", "negative": "bad"}
-    prompts = [few_shot_prompt(r.text, shots[:4], label_names=names) for r in test]
-    truth = accuracy(classify(model, tokenizer, prompts, label_words=(" good", " bad")), [r.label for r in test])
-    try:
-        close = abs(float(answer) - truth) < 0.5 / len(test)
-    except (TypeError, ValueError):
-        close = False
+    value = _as_fraction(answer)
+    truth = _label_words_truth(model, tokenizer, shots, test) if value is not None else float("nan")
+    close = value is not None and abs(value - truth) < 0.5 / len(test)
     return check(
         close,
         (f"맞습니다. ' good' / ' bad'로 쓴 4샷 정확도는 {truth:.1%}입니다. 위의 ' positive' / ' negative'와 비교해 보세요.",
@@ -488,4 +504,110 @@ def prompting_label_words(answer, model, tokenizer, shots, test) -> CheckResult:
          "`label_names={'positive': 'good', 'negative': 'bad'}`, `label_words=(' good', ' bad')`.",
          f"{answer!r} differs from the recomputed value. Change the label words in both places: the shots "
          "(`label_names={'positive': 'good', 'negative': 'bad'}`) and the scoring (`label_words=(' good', ' bad')`)."),
+    )
+
+
+# --------------------------------------------------------------------------
+# Notebook 06: chat templates
+# --------------------------------------------------------------------------
+
+
+def chat_prompt_ids(answer, tokenizer, messages) -> CheckResult:
+    """Exercise 06.1: the token ids of ``messages``, ready for ``generate`` (generation prompt, no doubled special tokens)."""
+    if answer is None:
+        return not_answered("`my_ids`에 대화를 토큰 ID 목록으로 만들어 넣으세요.",
+                            "put the conversation's token ids (a list of ints) into `my_ids`.")
+    if hasattr(answer, "tolist"):  # a tensor of shape (1, seq_len) or (seq_len,)
+        answer = answer.tolist()
+    if isinstance(answer, dict) or hasattr(answer, "keys"):
+        answer = answer["input_ids"]
+    if answer and isinstance(answer[0], list):
+        answer = answer[0] if len(answer) == 1 else answer
+    truth = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                          return_dict=True)["input_ids"]
+    no_prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=False, tokenize=True,
+                                              return_dict=True)["input_ids"]
+    if list(answer) == truth:
+        return check(True, (f"맞습니다. 생성 프롬프트까지 포함해 토큰 {len(truth)}개입니다.",
+                            f"Right: {len(truth)} tokens, generation prompt included."), ("", ""))
+    if list(answer) == no_prompt:
+        hint = ("끝에 assistant 차례를 여는 생성 프롬프트가 없습니다. `add_generation_prompt=True`를 넣으세요.",
+                "The generation prompt that opens the assistant's turn is missing: add `add_generation_prompt=True`.")
+    elif len(answer) > len(truth) and list(answer[-len(truth):]) == truth:
+        hint = ("앞에 특수 토큰이 한 번 더 붙었습니다. 템플릿이 이미 넣었으니 `add_special_tokens=False`로 토큰화하세요.",
+                "A special token was added a second time at the start: the template already put it there; "
+                "tokenize with `add_special_tokens=False`.")
+    else:
+        hint = ("정답과 다릅니다. `tokenizer.apply_chat_template(messages, add_generation_prompt=True, "
+                "return_dict=True)[\"input_ids\"]`를 살펴보세요.",
+                "Not the expected ids. Look at `tokenizer.apply_chat_template(messages, add_generation_prompt=True, "
+                "return_dict=True)[\"input_ids\"]`.")
+    return check(False, ("", ""), hint)
+
+
+def chat_next_messages(answer, history, reply: str, question: str) -> CheckResult:
+    """Exercise 06.2: the conversation for the next turn: history, the assistant's reply, then the new question."""
+    if answer is None:
+        return not_answered("`next_messages`에 다음 차례의 대화 목록을 넣으세요.",
+                            "put the conversation for the next turn into `next_messages`.")
+    from .chat import validate_messages
+
+    try:
+        answer = validate_messages(answer)
+    except ValueError as err:
+        return check(False, ("", ""), (f"대화 형식이 올바르지 않습니다: {err}",
+                                       f"The conversation is not well formed: {err}"))
+    truth = validate_messages(history) + [{"role": "assistant", "content": reply},
+                                          {"role": "user", "content": question}]
+    if answer == truth:
+        return check(True, (f"맞습니다. 메시지 {len(truth)}개, assistant의 답 다음에 새 질문이 옵니다.",
+                            f"Right: {len(truth)} messages; the assistant's reply, then the new question."),
+                     ("", ""))
+    if answer[-1:] == truth[-1:] and len(answer) == len(truth) - 1:
+        hint = ("assistant의 답이 빠졌습니다. 모델은 지난 답을 기억하지 못하니, 대화 목록에 직접 넣어야 합니다.",
+                "The assistant's reply is missing: the model remembers nothing, so the list must carry it.")
+    elif answer[-1]["role"] != "user":
+        hint = ("마지막 메시지는 새 질문(role 'user')이어야 합니다.",
+                "The last message must be the new question (role 'user').")
+    else:
+        hint = ("순서를 확인하세요: 지금까지의 대화, {'role': 'assistant', ...}, {'role': 'user', ...}.",
+                "Check the order: the conversation so far, {'role': 'assistant', ...}, {'role': 'user', ...}.")
+    return check(False, ("", ""), hint)
+
+
+def chat_template_no_default_system(answer, tokenizer) -> CheckResult:
+    """Exercise 06.3: a Jinja chat template that renders ChatML like the model's own, minus the default system prompt."""
+    if answer is None:
+        return not_answered("`my_template`에 Jinja 템플릿 문자열을 넣으세요.",
+                            "put your Jinja template string into `my_template`.")
+    if not isinstance(answer, str):
+        return check(False, ("", ""), ("템플릿은 문자열이어야 합니다.", "The template must be a string."))
+    user = [{"role": "user", "content": "Hi!"}]
+    cases = [
+        ([{"role": "system", "content": "Be brief."}, *user, {"role": "assistant", "content": "Hello."},
+          {"role": "user", "content": "Bye."}], True),
+        ([{"role": "system", "content": "Be brief."}, *user], False),
+    ]
+    try:
+        for messages, gen in cases:
+            want = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=gen)
+            got = tokenizer.apply_chat_template(messages, chat_template=answer, tokenize=False,
+                                                add_generation_prompt=gen)
+            if got != want:
+                return check(False, ("", ""),
+                             (f"시스템 메시지가 있는 대화(add_generation_prompt={gen})에서 원래 템플릿과 다릅니다.\n"
+                              f"   원래: {want!r}\n   내 것: {got!r}",
+                              f"With a system message (add_generation_prompt={gen}) it differs from the model's "
+                              f"template.\n   expected: {want!r}\n   yours:    {got!r}"))
+        want = "<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n"
+        got = tokenizer.apply_chat_template(user, chat_template=answer, tokenize=False, add_generation_prompt=True)
+    except Exception as err:  # a Jinja syntax error is the learner's to fix, not a crash
+        return check(False, ("", ""), (f"템플릿을 실행할 수 없습니다: {type(err).__name__}: {err}",
+                                       f"The template does not run: {type(err).__name__}: {err}"))
+    return check(
+        got == want,
+        ("맞습니다. 시스템 메시지가 없으면 아무것도 끼워 넣지 않고, 나머지는 원래 템플릿과 똑같습니다.",
+         "Right: nothing is inserted without a system message, and everything else matches the model's template."),
+        (f"시스템 메시지가 없을 때 결과가 {want!r}이어야 하는데 {got!r}입니다.",
+         f"Without a system message it should give {want!r}, not {got!r}."),
     )
