@@ -192,3 +192,75 @@ def generation_playground(model, tokenizer, prompt: str = "Once upon a time, in 
         max_new_tokens=widgets.IntSlider(value=30, min=1, max=max_tokens_limit, description="max_new_tokens"),
         seed=widgets.IntSlider(value=0, min=0, max=100, description="seed"),
     )
+
+
+# --------------------------------------------------------------------------
+# Notebook 06: chat widget (type a message, read the model's reply)
+# --------------------------------------------------------------------------
+
+
+def chat_transcript_html(messages) -> str:
+    """The HTML the chat widget shows: one coloured line per message (system, user, assistant). Notebook 06.
+
+    A pure function (tests call it directly); an empty conversation shows a hint.
+    """
+    import html
+
+    from .chat import validate_messages
+
+    if not messages:
+        return "<i>대화를 시작해 보세요. / Start the conversation.</i>"
+    colours = {"system": "#666", "user": "#1f4e8c", "assistant": "#0b6e3b"}
+    rows = [f'<div style="margin:2px 0;white-space:pre-wrap"><b style="color:{colours[m["role"]]}">'
+            f'{m["role"]}</b>: {html.escape(m["content"])}</div>' for m in validate_messages(messages)]
+    return "".join(rows)
+
+
+def chat_widget(reply_fn, system_prompt: str | None = None):
+    """A small chat box over :func:`llm_course.chat.chat_step`: type, press "send", read the reply. Notebook 06.
+
+    ``reply_fn`` takes the conversation (a list of messages) and returns the
+    assistant's text, for example
+    ``lambda m: chat.generate_reply(model, tokenizer, m, max_new_tokens=60)``.
+    ``system_prompt`` starts the conversation with a system message. Built
+    from ``Text``, ``Button``, ``HTML``, ``HBox`` and ``VBox`` only, so it works
+    with ipywidgets 7 (Colab) and 8; the transcript goes into an ``HTML``
+    widget (no ``Output`` capture). An empty message or a failing reply shows
+    the message instead of a stack trace. Returns the widget; its
+    ``children`` are (transcript, HBox(text box, send, reset), status), and
+    the conversation so far is in its ``messages`` attribute.
+    """
+    import html
+
+    import ipywidgets as widgets
+
+    from .chat import chat_step
+
+    start = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    transcript = widgets.HTML(value=chat_transcript_html(start))
+    text_box = widgets.Text(value="", placeholder="메시지 / message", layout=widgets.Layout(width="60%"))
+    send = widgets.Button(description="보내기 (send)")
+    reset = widgets.Button(description="새 대화 (reset)")
+    status = widgets.HTML()
+    box = widgets.VBox([transcript, widgets.HBox([text_box, send, reset]), status])
+    box.messages = list(start)
+
+    def on_send(_=None):
+        status.value = "<i>생성 중... / generating...</i>"
+        try:
+            box.messages = chat_step(box.messages, text_box.value, reply_fn)
+        except ValueError as err:
+            status.value = f'<span style="color:#a00">{html.escape(str(err))}</span>'
+            return
+        text_box.value = ""
+        status.value = ""
+        transcript.value = chat_transcript_html(box.messages)
+
+    def on_reset(_=None):
+        box.messages = list(start)
+        status.value = ""
+        transcript.value = chat_transcript_html(box.messages)
+
+    send.on_click(on_send)
+    reset.on_click(on_reset)
+    return box

@@ -1,0 +1,210 @@
+"""Chat templates: checking, rendering and replying to conversations (introduced in notebook 06).
+
+A chat model reads one long token sequence, not a list of messages. The
+*chat template* (a Jinja program stored with the tokenizer) turns a list of
+``{"role": ..., "content": ...}`` messages into that sequence, with the
+special tokens the model was trained on (``<|im_start|>``, ``<|im_end|>`` for
+SmolLM2, which uses the ChatML format). ``tokenizer.apply_chat_template`` runs
+it; notebook 06 shows every step and the pitfalls around it.
+
+This module holds the plumbing around those library calls:
+
+* :func:`validate_messages`: a clear error for a malformed conversation,
+  before the template fails with a Jinja traceback or renders nonsense;
+* :func:`mark_special_tokens` / :func:`special_tokens_html`: the rendered
+  text with its special tokens made visible;
+* :func:`generate_reply`: the five low-level steps of the text-generation
+  pipeline in one function (notebook 06 writes them out one by one; a test
+  shows this gives the pipeline's own reply);
+* :func:`chat_step` and :func:`format_transcript`: one turn of a multi-turn
+  chat, as a pure function the chat widget and the tests call;
+* :data:`LESSON_TEMPLATE`: a template in another family's format (Zephyr
+  style), written for the lesson, to show what a wrong template does;
+* :func:`params_from_name`: the parameter count a model's name announces.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+VALID_ROLES = ("system", "user", "assistant")
+
+# A chat template in the style of the Zephyr family (<|user|> ... </s>), written
+# for notebook 06. SmolLM2 was trained on ChatML (<|im_start|>user ... <|im_end|>),
+# so for SmolLM2 this is "a template from another model family".
+LESSON_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|' + message['role'] + '|>\n' + message['content'] + '</s>\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
+)
+
+_EXAMPLE = "[{'role': 'user', 'content': 'Hello!'}]"
+
+
+def validate_messages(messages) -> list[dict]:
+    """Check a conversation and return it as a new list of ``{"role", "content"}`` dicts. Notebook 06.
+
+    A conversation is a non-empty list of dicts, each with a ``role`` (one
+    of :data:`VALID_ROLES`) and a string ``content``. Anything else raises a
+    ``ValueError`` that names the message at fault and shows a valid example.
+    """
+    if isinstance(messages, (str, dict)) or not hasattr(messages, "__iter__"):
+        raise ValueError(
+            f"A conversation is a list of messages, not {type(messages).__name__}. "
+            f"For example: {_EXAMPLE}"
+        )
+    messages = list(messages)
+    if not messages:
+        raise ValueError(f"The conversation is empty: give at least one message, for example {_EXAMPLE}")
+    checked = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise ValueError(
+                f"Message {i} is a {type(message).__name__}, not a dict with 'role' and 'content'. "
+                f"For example: {_EXAMPLE}"
+            )
+        if "role" not in message:
+            raise ValueError(
+                f"Message {i} has no 'role' (it has {sorted(message)}). "
+                f"Add one of {', '.join(VALID_ROLES)}, for example {{'role': 'user', 'content': ...}}."
+            )
+        role = message["role"]
+        if role not in VALID_ROLES:
+            raise ValueError(
+                f"Message {i} has the unknown role {role!r}. Valid roles are {', '.join(VALID_ROLES)} "
+                "(lower case): 'system' sets the behaviour, 'user' is the person, 'assistant' the model."
+            )
+        if "content" not in message:
+            raise ValueError(f"Message {i} ({role}) has no 'content'. Add the text as 'content': '...'.")
+        if not isinstance(message["content"], str):
+            raise ValueError(
+                f"Message {i} ({role}) has content of type {type(message['content']).__name__}; "
+                "this course's models take plain text: make it a string."
+            )
+        checked.append({"role": role, "content": message["content"]})
+    return checked
+
+
+# --------------------------------------------------------------------------
+# Making special tokens visible
+# --------------------------------------------------------------------------
+
+
+def _special_pattern(tokenizer) -> re.Pattern:
+    specials = sorted(set(tokenizer.all_special_tokens), key=len, reverse=True)
+    if not specials:
+        raise ValueError("This tokenizer declares no special tokens, so there is nothing to mark.")
+    return re.compile("|".join(re.escape(s) for s in specials))
+
+
+def mark_special_tokens(text: str, tokenizer, left: str = "⟦", right: str = "⟧", newline: str = "↵") -> str:
+    """``text`` with each of the tokenizer's special tokens wrapped in ⟦ ⟧ and newlines shown as ↵. Notebook 06.
+
+    Newlines stay line breaks (the ↵ only makes them visible). Plain text,
+    so a notebook cell can print it and nbval can compare it.
+    """
+    marked = _special_pattern(tokenizer).sub(lambda m: f"{left}{m.group(0)}{right}", text)
+    return marked.replace("\n", f"{newline}\n") if newline else marked
+
+
+def special_tokens_html(text: str, tokenizer) -> str:
+    """HTML of ``text`` with special tokens on a coloured background and newlines shown as ↵. Notebook 06.
+
+    Returns the HTML string; display it with ``IPython.display.HTML``.
+    """
+    pattern = _special_pattern(tokenizer)
+    parts, last = [], 0
+    for m in pattern.finditer(text):
+        parts.append(html.escape(text[last:m.start()]).replace("\n", "↵\n"))
+        parts.append(f'<span style="background:#ffd6a5;color:#7a2e00;border-radius:3px;'
+                     f'padding:0 2px">{html.escape(m.group(0))}</span>')
+        last = m.end()
+    parts.append(html.escape(text[last:]).replace("\n", "↵\n"))
+    return ('<pre style="white-space:pre-wrap;line-height:1.5;font-size:90%">' + "".join(parts) + "</pre>")
+
+
+# --------------------------------------------------------------------------
+# Replying: the five steps of the text-generation pipeline
+# --------------------------------------------------------------------------
+
+
+def generate_reply(model, tokenizer, messages, *, max_new_tokens: int = 40, do_sample: bool = False,
+                   streamer=None, **generate_kwargs) -> str:
+    """The assistant's reply to ``messages``: the pipeline's five steps in one function. Notebook 06.
+
+    1. (the model and tokenizer are already loaded), 2. render the chat with
+    ``apply_chat_template(..., add_generation_prompt=True)``, 3. tokenize it
+    without adding special tokens a second time, 4. ``generate``, 5. decode
+    only the new tokens. Greedy by default, like the lesson; a test checks
+    it returns what ``pipeline("text-generation")`` returns. ``streamer`` (a
+    ``TextStreamer`` or ``TextIteratorStreamer``) is passed to ``generate``.
+    """
+    import torch
+
+    messages = validate_messages(messages)
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be at least 1; got {max_new_tokens}.")
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
+    with torch.no_grad():
+        output_ids = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=do_sample,
+                                    streamer=streamer, **generate_kwargs)
+    new_tokens = output_ids[0, inputs["input_ids"].shape[1]:]
+    return tokenizer.decode(new_tokens, skip_special_tokens=True)
+
+
+def chat_step(messages, user_text: str, reply_fn) -> list[dict]:
+    """One turn of a multi-turn chat: add the user's text, ask ``reply_fn``, add its reply. Notebook 06.
+
+    Returns a new list (``messages`` is not changed). ``reply_fn`` takes the
+    conversation so far and returns the assistant's text (for example
+    ``lambda m: generate_reply(model, tokenizer, m)``). An empty or blank
+    ``user_text`` raises ``ValueError``.
+    """
+    if not isinstance(user_text, str) or not user_text.strip():
+        raise ValueError("Type a message first: the user's text is empty.")
+    conversation = validate_messages(messages) if messages else []
+    conversation.append({"role": "user", "content": user_text.strip()})
+    reply = reply_fn(conversation)
+    if not isinstance(reply, str):
+        raise ValueError(f"reply_fn must return the reply as a string; it returned {type(reply).__name__}.")
+    conversation.append({"role": "assistant", "content": reply})
+    return conversation
+
+
+def format_transcript(messages, *, width: int = 9) -> str:
+    """The conversation as plain text, one ``role: content`` block per message. Notebook 06."""
+    lines = []
+    for message in validate_messages(messages):
+        content = message["content"].strip().replace("\n", "\n" + " " * (width + 2))
+        lines.append(f"{message['role']:>{width}}: {content}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# Choosing a model
+# --------------------------------------------------------------------------
+
+_SIZE = re.compile(r"(?<![0-9.])(?<![A-WYZa-wyz])(\d+(?:\.\d+)?)\s*([MBT])(?![A-Za-z])", re.IGNORECASE)
+_SCALE = {"m": 1e6, "b": 1e9, "t": 1e12}
+
+
+def params_from_name(name: str) -> float:
+    """The number of parameters a model's name announces: ``"Llama-3.1-8B-Instruct"`` gives 8e9. Notebook 06.
+
+    Reads the last ``<number>M`` / ``<number>B`` in the name (after any
+    ``owner/``). Mixture-of-experts names such as ``8x7B`` give the size of
+    one expert, so check the model card. A name without a size raises
+    ``ValueError``: read the model card instead.
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"Give the model name as a string; got {type(name).__name__}.")
+    found = _SIZE.findall(name.split("/")[-1])
+    if not found:
+        raise ValueError(
+            f"No size such as '135M' or '8B' in the name {name!r}; read the parameter count on the model card."
+        )
+    number, unit = found[-1]
+    return float(number) * _SCALE[unit.lower()]
