@@ -41,7 +41,10 @@ case "${1:-}" in
         ;;
     test)
         setup
-        # Two workers; --dist loadscope keeps each notebook on one worker.
+        # Two workers; --dist loadscope keeps each notebook on one worker. One
+        # torch thread per worker: two workers with two threads each on two
+        # cores run several times slower than one thread each.
+        export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
         exec "$PY" -m pytest -n 2 --dist loadscope "${@:2}"
         ;;
     *)
