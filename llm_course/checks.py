@@ -258,6 +258,27 @@ def tokenization_beat_cl100k(my_bpe, korean_sentences: list[str], reference_coun
 # --------------------------------------------------------------------------
 
 
+def _integral(answer):
+    """``answer`` as an int when it is a whole number (int, integral float, 0-d tensor), else None.
+
+    ``7 // (n_heads / n_kv)`` gives ``2.0``: a right answer that should not be marked wrong.
+    Booleans and strings are not numbers here.
+    """
+    if isinstance(answer, (bool, str, bytes)):
+        return None
+    if hasattr(answer, "ndim") and hasattr(answer, "item"):  # torch / numpy scalars
+        if answer.ndim != 0:
+            return None
+        answer = answer.item()
+        if isinstance(answer, bool):
+            return None
+    try:
+        value = int(answer)
+        return value if value == answer else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def attention_kv_head(answer, model, head: int) -> CheckResult:
     """Exercise 03.1: which key/value head a query head reads under grouped-query attention."""
     if answer is None:
@@ -266,7 +287,7 @@ def attention_kv_head(answer, model, head: int) -> CheckResult:
     group = model.config.num_attention_heads // model.config.num_key_value_heads
     truth = head // group
     return check(
-        isinstance(answer, int) and not isinstance(answer, bool) and answer == truth,
+        _integral(answer) == truth,
         (f"맞습니다. 쿼리 헤드 {group}개가 키 헤드 하나를 나눠 쓰므로 헤드 {head}번은 키 헤드 {truth}번을 씁니다.",
          f"Right: {group} query heads share one key head, so head {head} uses key head {truth}."),
         (f"{answer!r}: 정답이 아닙니다. 힌트: 그룹 크기는 num_attention_heads // num_key_value_heads = {group}입니다.",

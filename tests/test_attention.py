@@ -227,6 +227,19 @@ def test_exercise_1(decoder, sol):
     assert not checks.attention_kv_head(None, decoder.model, 7)
 
 
+def test_exercise_1_accepts_whole_numbers(decoder):
+    """`7 // (9 / 3)` is 2.0: a whole number in another type is still the right answer."""
+    config = decoder.model.config
+    assert checks.attention_kv_head(7 // (config.num_attention_heads / config.num_key_value_heads), decoder.model, 7)
+    assert checks.attention_kv_head(2.0, decoder.model, 7)
+    assert checks.attention_kv_head(torch.tensor(2), decoder.model, 7)
+    assert checks.attention_kv_head(torch.tensor(2.0), decoder.model, 7)
+    assert not checks.attention_kv_head(2.5, decoder.model, 7)
+    assert not checks.attention_kv_head(float("nan"), decoder.model, 7)
+    assert not checks.attention_kv_head(torch.tensor([2]), decoder.model, 7)
+    assert not checks.attention_kv_head(True, decoder.model, 7)
+
+
 def test_exercise_2(decoder, sol):
     answer = sol.exercise_2_previous_token_head(decoder.attentions)
     assert checks.attention_previous_token_head(answer, decoder.attentions)
