@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import torch
 
+from .embeddings import rope_inverse_frequencies
+
 DISPLAY_MAX_TOKENS = 40  # heatmaps with more labels than this are unreadable
 
 
@@ -157,7 +159,7 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
 
 def rope_cos_sin(seq_len: int, head_dim: int, theta: float, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Cosines and sines of RoPE's angles ``position * theta ** (-2i / head_dim)``, each ``(seq_len, head_dim)``. Notebook 03."""
-    inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32, device=device) / head_dim)  # (head_dim/2,)
+    inv_freq = rope_inverse_frequencies(head_dim, theta).to(device)  # (head_dim/2,), the formula of notebook 02
     angles = torch.arange(seq_len, dtype=torch.float32, device=device)[:, None] * inv_freq[None, :]  # (seq_len, head_dim/2)
     angles = torch.cat((angles, angles), dim=-1)  # (seq_len, head_dim): the same angle for i and i + head_dim/2
     return angles.cos(), angles.sin()
