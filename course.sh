@@ -45,6 +45,8 @@ case "${1:-}" in
         # torch thread per worker: two workers with two threads each on two
         # cores run several times slower than one thread each.
         export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+        # Compared outputs were made on a CPU: stay there even where a GPU exists.
+        export LLM_COURSE_DEVICE=${LLM_COURSE_DEVICE:-cpu}
         exec "$PY" -m pytest -n 2 --dist loadscope "${@:2}"
         ;;
     *)

@@ -8,9 +8,17 @@ sequence of blocks, each opened by a line of its own::
     === ko        Korean markdown cell
     === en        the English markdown cell for the same place (must follow ko)
     === code      a code cell, identical in both languages
+    === code check    ... whose output nbval compares (cell tag ``nbval-check-output``)
+    === code ignore   ... whose output varies from run to run (tag ``nbval-ignore-output``)
+    === code skip     ... that nbval does not run (tag ``nbval-skip``)
+
+nbval's markers are cell tags, never comments in the code the learner reads.
 
 A code block holding only ``{{COLAB_INSTALL}}`` becomes the standard first
 cell that installs the course on Colab (built from ``llm_course.REPOSITORY_URL``).
+``{{SOLUTIONS}}`` in a markdown block becomes a link to the lesson's worked
+solutions, both in the clone (``solutions/NN_topic.py``) and on GitHub, since an
+install from git (Colab) does not bring the ``solutions/`` folder.
 
 Commands (``python -m llm_course.authoring ...``):
 
@@ -47,22 +55,30 @@ class SourceError(ValueError):
     pass
 
 
+# Words after "=== code" and the nbval cell tags they stand for.
+CODE_TAGS = {"check": "nbval-check-output", "ignore": "nbval-ignore-output", "skip": "nbval-skip"}
+
+
 def parse_source(text: str, name: str = "<source>") -> list[dict]:
     """Split a ``.nbsrc`` text into cells: ``{"type": "markdown", "ko":..., "en":...}`` or ``{"type": "code", "source":...}``."""
-    blocks: list[tuple[str, list[str], int]] = []
+    blocks: list[tuple[str, list[str], int, list[str]]] = []
     for number, line in enumerate(text.splitlines(), 1):
         if line.startswith("=== "):
-            kind = line[4:].strip()
+            kind, *words = line[4:].split()
             if kind not in ("ko", "en", "code"):
                 raise SourceError(f"{name}:{number}: unknown block '{kind}' (use ko, en or code)")
-            blocks.append((kind, [], number))
+            unknown = [w for w in words if kind != "code" or w not in CODE_TAGS]
+            if unknown:
+                raise SourceError(f"{name}:{number}: unknown word(s) {unknown} after '=== {kind}' "
+                                  f"(a code block takes {', '.join(CODE_TAGS)})")
+            blocks.append((kind, [], number, [CODE_TAGS[w] for w in words]))
         elif blocks:
             blocks[-1][1].append(line)
         elif line.strip():
             raise SourceError(f"{name}:{number}: text before the first '=== ' block")
     cells: list[dict] = []
     pending_ko: tuple[str, int] | None = None
-    for kind, lines, number in blocks:
+    for kind, lines, number, tags in blocks:
         body = "\n".join(lines).strip("\n")
         if kind == "ko":
             if pending_ko:
@@ -78,7 +94,10 @@ def parse_source(text: str, name: str = "<source>") -> list[dict]:
                 raise SourceError(f"{name}:{pending_ko[1]}: a ko block needs an en block after it")
             if not body.strip():
                 raise SourceError(f"{name}:{number}: empty code block")
-            cells.append({"type": "code", "source": body})
+            if "NBVAL_" in body:
+                raise SourceError(f"{name}:{number}: nbval markers are cell tags, not comments: "
+                                  f"write '=== code check' (or ignore, skip) instead")
+            cells.append({"type": "code", "source": body, "tags": tags})
     if pending_ko:
         raise SourceError(f"{name}:{pending_ko[1]}: a ko block needs an en block after it")
     return cells
@@ -110,15 +129,30 @@ def colab_install_cell() -> str:
     )
 
 
-def render(cells: list[dict], lang: str) -> nbformat.NotebookNode:
+def solutions_link(stem: str, lang: str) -> str:
+    """Markdown linking a lesson's worked solutions in the clone and on GitHub (for Colab)."""
+    from . import REPOSITORY_URL
+
+    rel = f"solutions/{stem}.py"
+    web = f"{REPOSITORY_URL}/blob/main/{rel}"
+    return f"[`{rel}`](../../{rel}) ({'GitHub에서 보기' if lang == 'ko' else 'on GitHub'}: [{rel}]({web}))"
+
+
+def render(cells: list[dict], lang: str, stem: str = "") -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata = {"kernelspec": dict(KERNEL), "language_info": {"name": "python"}}
     for cell in cells:
         if cell["type"] == "markdown":
-            nb.cells.append(nbformat.v4.new_markdown_cell(cell[lang]))
+            text = cell[lang]
+            if "{{SOLUTIONS}}" in text:
+                text = text.replace("{{SOLUTIONS}}", solutions_link(stem, lang))
+            nb.cells.append(nbformat.v4.new_markdown_cell(text))
         else:
             source = cell["source"].replace("{{COLAB_INSTALL}}", colab_install_cell())
-            nb.cells.append(nbformat.v4.new_code_cell(source))
+            code = nbformat.v4.new_code_cell(source)
+            if cell.get("tags"):
+                code.metadata["tags"] = list(cell["tags"])
+            nb.cells.append(code)
     for i, c in enumerate(nb.cells):  # stable ids keep diffs small
         c.id = f"c{i:03d}"
     return nb
@@ -133,7 +167,7 @@ def build_one(src: Path) -> list[Path]:
     written = []
     for lang in LANGS:
         path = notebook_path(src, lang)
-        fresh = render(cells, lang)
+        fresh = render(cells, lang, src.stem)
         if path.exists():
             old = nbformat.read(path, as_version=4)
             if _code(old) == _code(fresh):
@@ -252,8 +286,8 @@ def differs(src: Path) -> list[str]:
             problems.append(f"{path} is missing")
             continue
         nb = nbformat.read(path, as_version=4)
-        want = [(c.cell_type, c.source) for c in render(cells, lang).cells]
-        have = [(c.cell_type, c.source) for c in nb.cells]
+        want = [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in render(cells, lang, src.stem).cells]
+        have = [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
         if want != have:
             problems.append(f"{path} differs from {src.name}: run `python -m llm_course.authoring build`")
     return problems

@@ -12,7 +12,11 @@ for notebook 00) and their worked solutions live in ``solutions/``.
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
+
+from .i18n import josa
 
 PASS, FAIL, TODO = "✅", "❌", "⏳"
 
@@ -49,6 +53,166 @@ def not_answered(what_ko: str, what_en: str) -> CheckResult:
     text = _say(TODO, f"아직 답이 없습니다: {what_ko}", f"Not answered yet: {what_en}")
     print(text)
     return CheckResult(False, text)
+
+
+# --------------------------------------------------------------------------
+# Turning a learner's answer into a number, a list or a tensor
+# --------------------------------------------------------------------------
+# Every check reads its answer through these functions, so that a string such
+# as "538 MB", a tensor inside a BatchEncoding, an integer where a list belongs
+# or a float where an index belongs gets a hint instead of a crash or a silent
+# conversion. They raise AnswerProblem; @self_check turns it into a verdict.
+
+
+class AnswerProblem(Exception):
+    """An answer that cannot be checked as it is; carries a hint in Korean and English."""
+
+    def __init__(self, ko: str, en: str):
+        super().__init__(en)
+        self.ko, self.en = ko, en
+
+
+def _shown(answer, width: int = 60) -> str:
+    text = repr(answer)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _type_name(answer) -> str:
+    return type(answer).__name__
+
+
+def _scalar(answer):
+    """A 0-d tensor or NumPy scalar as a Python number; anything else unchanged."""
+    if isinstance(answer, (str, bytes)) or not (hasattr(answer, "ndim") and hasattr(answer, "item")):
+        return answer
+    if answer.ndim == 0:
+        return answer.item()
+    size = answer.numel() if callable(getattr(answer, "numel", None)) else getattr(answer, "size", 0)
+    if size == 1:
+        raise AnswerProblem(f"값이 하나 든 텐서입니다. `.item()`으로 숫자를 꺼내 넣으세요: {_shown(answer)}",
+                            f"A tensor holding one value: take the number out with `.item()`: {_shown(answer)}")
+    return answer
+
+
+def as_number(answer, *, unit: str = "") -> float:
+    """A finite real number from an int, a float, a 0-d tensor or a NumPy scalar.
+
+    Strings (even ``"538"`` or ``"538 MB"``), booleans, lists and NaN are refused with a hint.
+    """
+    answer = _scalar(answer)
+    if isinstance(answer, bool):
+        raise AnswerProblem(f"{josa(answer, '은/는')} 참/거짓 값입니다. 숫자를 넣으세요.",
+                            f"{answer} is a truth value; a number is needed.")
+    if isinstance(answer, (str, bytes)):
+        unit_ko = f" 단위({unit})는 빼고" if unit else ""
+        unit_en = f", without the unit ({unit})" if unit else ""
+        raise AnswerProblem(f"{_shown(answer)}: 문자열이 아니라 숫자로 넣으세요{unit_ko}. 예: 538, 0.25",
+                            f"{_shown(answer)}: give a number, not a string{unit_en}. For example 538 or 0.25.")
+    if isinstance(answer, (list, tuple, dict, set)) or hasattr(answer, "shape"):
+        raise AnswerProblem(f"숫자 하나가 필요한데 {josa(_type_name(answer), '이/가')} 들어왔습니다: {_shown(answer)}",
+                            f"One number is needed, got a {_type_name(answer)}: {_shown(answer)}")
+    try:
+        value = float(answer)
+    except (TypeError, ValueError, OverflowError):
+        raise AnswerProblem(f"숫자가 필요한데 {josa(_type_name(answer), '이/가')} 들어왔습니다: {_shown(answer)}",
+                            f"A number is needed, got a {_type_name(answer)}: {_shown(answer)}") from None
+    if not math.isfinite(value):
+        raise AnswerProblem(f"{josa(value, '은/는')} 유한한 숫자가 아닙니다. 계산을 확인하세요.",
+                            f"{value} is not a finite number; check the computation.")
+    return value
+
+
+def as_integer(answer) -> int:
+    """A whole number: an int, a float such as ``2.0`` (from ``/``), or a 0-d tensor; ``4.5`` is refused."""
+    value = as_number(answer)
+    if value != int(value):
+        raise AnswerProblem(f"{josa(_shown(answer), '은/는')} 정수가 아닙니다. 번호나 개수는 정수로 넣으세요 (`//`로 나누기).",
+                            f"{_shown(answer)} is not a whole number; an index or a count must be one (divide with `//`).")
+    return int(value)
+
+
+def as_fraction(answer) -> float:
+    """A share between 0 and 1; a percentage such as ``35`` gets a hint to divide by 100."""
+    value = as_number(answer)
+    if 1 < value <= 100:
+        raise AnswerProblem(f"{josa(_shown(answer), '은/는')} 백분율로 보입니다. 0과 1 사이의 비율로 넣으세요 (예: 35 % → 0.35).",
+                            f"{_shown(answer)} looks like a percentage; give a share between 0 and 1 (35 % → 0.35).")
+    if not 0 <= value <= 1:
+        raise AnswerProblem(f"{josa(_shown(answer), '은/는')} 0과 1 사이가 아닙니다. 비율은 0~1입니다.",
+                            f"{_shown(answer)} is not between 0 and 1; a share is.")
+    return value
+
+
+def as_int_list(answer, *, length: int | None = None) -> list[int]:
+    """A list of whole numbers from a list, a tuple, a 1-D tensor, a ``(1, n)`` batch or a NumPy array.
+
+    A ``BatchEncoding`` or dict gets a hint to take its ``["input_ids"]``; a single number a hint that a list is needed.
+    """
+    if hasattr(answer, "keys") and not hasattr(answer, "shape"):
+        raise AnswerProblem("딕셔너리(BatchEncoding)가 들어왔습니다. `[\"input_ids\"]`로 ID 목록을 꺼내 넣으세요.",
+                            "That is a dict (BatchEncoding); take the id list out with `[\"input_ids\"]`.")
+    if hasattr(answer, "tolist") and hasattr(answer, "shape"):
+        if len(answer.shape) == 2 and answer.shape[0] == 1:
+            answer = answer[0]
+        if len(answer.shape) != 1:
+            raise AnswerProblem(f"1차원 목록이 필요한데 모양이 {tuple(answer.shape)}입니다.",
+                                f"A 1-D list is needed; the shape is {tuple(answer.shape)}.")
+        answer = answer.tolist()
+    if isinstance(answer, (str, bytes)) or not isinstance(answer, (list, tuple)):
+        raise AnswerProblem(f"목록(list)이 필요한데 {josa(_type_name(answer), '이/가')} 들어왔습니다: {_shown(answer)}",
+                            f"A list is needed, got a {_type_name(answer)}: {_shown(answer)}")
+    if len(answer) == 1 and isinstance(answer[0], (list, tuple)):
+        answer = answer[0]
+    values = [as_integer(v) for v in answer]
+    if length is not None and len(values) != length:
+        raise AnswerProblem(f"항목이 {length}개여야 하는데 {len(values)}개입니다.",
+                            f"{length} items are needed, there are {len(values)}.")
+    return values
+
+
+def as_tensor(answer, shape: tuple | None = None, dtype=None):
+    """A float tensor (optionally of ``shape``) from a tensor, a NumPy array or nested lists."""
+    import torch
+
+    if isinstance(answer, (str, bytes, bool)) or answer is None:
+        raise AnswerProblem(f"텐서가 필요한데 {josa(_type_name(answer), '이/가')} 들어왔습니다.",
+                            f"A tensor is needed, got a {_type_name(answer)}.")
+    try:
+        tensor = torch.as_tensor(answer, dtype=dtype or torch.float32, device="cpu")
+    except (TypeError, ValueError, RuntimeError):
+        raise AnswerProblem(f"텐서로 바꿀 수 없는 값입니다 ({_type_name(answer)}).",
+                            f"This cannot be turned into a tensor ({_type_name(answer)}).") from None
+    if isinstance(answer, torch.Tensor):
+        tensor = answer.detach().to("cpu", dtype or torch.float32)
+    if shape is not None and tuple(tensor.shape) != tuple(shape):
+        raise AnswerProblem(f"모양이 {tuple(shape)}인 텐서가 필요한데 {tuple(tensor.shape)}입니다.",
+                            f"A tensor of shape {tuple(shape)} is needed; this one is {tuple(tensor.shape)}.")
+    if not torch.isfinite(tensor).all():
+        raise AnswerProblem("텐서에 NaN이나 무한대가 들어 있습니다. 계산을 확인하세요.",
+                            "The tensor holds NaN or infinity; check the computation.")
+    return tensor
+
+
+def self_check(func):
+    """Make a check function never raise, whatever the answer.
+
+    An :class:`AnswerProblem` becomes a ❌ verdict with its hint; any other
+    error (an answer of a shape no one foresaw) becomes a ❌ that names it,
+    so the notebook still runs to the end.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except AnswerProblem as problem:
+            return check(False, ("", ""), (problem.ko, problem.en))
+        except Exception as err:  # noqa: BLE001 - a self-check must never stop the notebook
+            return check(False, ("", ""),
+                         (f"답을 확인하다가 문제가 생겼습니다 ({type(err).__name__}: {err}). 답의 형식을 확인하세요.",
+                          f"Checking the answer failed ({type(err).__name__}: {err}). Check the answer's form."))
+
+    return wrapper
 
 
 # --------------------------------------------------------------------------

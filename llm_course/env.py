@@ -30,12 +30,11 @@ def has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def get_device(prefer: str | None = None) -> str:
-    """``"cuda"`` if a CUDA GPU is usable, else ``"mps"``, else ``"cpu"``.
+DEVICE_ENV_VAR = "LLM_COURSE_DEVICE"
 
-    ``prefer`` forces a choice (``"cpu"`` for a reproducible run on any
-    machine); asking for a device that is not there raises a clear error.
-    """
+
+def available_devices() -> list[str]:
+    """The devices torch can use here, best first: some of ``cuda``, ``mps``, and always ``cpu``."""
     import torch
 
     available = ["cpu"]
@@ -43,10 +42,31 @@ def get_device(prefer: str | None = None) -> str:
         available.insert(0, "mps")
     if torch.cuda.is_available():
         available.insert(0, "cuda")
+    return available
+
+
+def get_device(prefer: str | None = None) -> str:
+    """``"cuda"`` if a CUDA GPU is usable, else ``"mps"``, else ``"cpu"``.
+
+    ``prefer`` forces a choice (``"cpu"`` for a reproducible run on any
+    machine). Without it, the environment variable ``LLM_COURSE_DEVICE``
+    forces one for the whole course: the test suite sets it to ``cpu`` so
+    that outputs compared by nbval stay the same on a machine with a GPU.
+    Asking for a device that is not there raises a clear error.
+    """
+    from .i18n import bilingual, josa
+
+    available = available_devices()
+    source = "prefer="
+    if prefer is None:
+        prefer = os.environ.get(DEVICE_ENV_VAR, "").strip().lower() or None
+        source = f"{DEVICE_ENV_VAR}="
     if prefer is None:
         return available[0]
-    if prefer not in available:
-        raise ValueError(f"Device '{prefer}' is not available here; available: {', '.join(available)}.")
+    if prefer.split(":")[0] not in available:
+        raise ValueError(bilingual(
+            f"장치 {josa(f'{prefer!r}({source}{prefer})', '을/를')} 여기서 쓸 수 없습니다. 쓸 수 있는 장치: {', '.join(available)}.",
+            f"Device {prefer!r} ({source}{prefer}) is not available here; available: {', '.join(available)}."))
     return prefer
 
 
@@ -92,7 +112,8 @@ def environment_report(check_hub: bool = False) -> dict[str, str]:
         "running in": "Google Colab" if in_colab() else "local Python",
     }
     info.update({pkg: package_version(pkg) for pkg in REPORTED_PACKAGES})
-    info["device"] = device
+    forced = os.environ.get(DEVICE_ENV_VAR, "").strip()
+    info["device"] = f"{device} (set by {DEVICE_ENV_VAR})" if forced else device
     if device == "cuda":
         props = torch.cuda.get_device_properties(0)
         info["gpu"] = f"{props.name}, {props.total_memory / 1e9:.1f} GB"

@@ -19,6 +19,17 @@ def test_device_falls_back_to_cpu_and_rejects_missing_devices():
             env.get_device("cuda")
 
 
+def test_environment_variable_forces_the_device(monkeypatch):
+    monkeypatch.setenv(env.DEVICE_ENV_VAR, "cpu")
+    assert env.get_device() == "cpu"
+    assert "set by LLM_COURSE_DEVICE" in env.environment_report()["device"]
+    if "cuda" not in env.available_devices():
+        monkeypatch.setenv(env.DEVICE_ENV_VAR, "cuda")
+        with pytest.raises(ValueError, match="LLM_COURSE_DEVICE=cuda") as err:
+            env.get_device()
+        assert "쓸 수 없습니다" in str(err.value)  # the learner reads it in Korean too
+
+
 def test_set_seed_makes_sampling_repeatable():
     env.set_seed(123)
     a = torch.rand(5)

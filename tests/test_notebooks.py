@@ -113,10 +113,37 @@ def test_readme_lists_every_notebook_with_a_colab_badge():
         assert badge in readme, f"README has no Colab badge for {rel}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_nbval_markers_are_tags_not_comments(path):
+    """The learner reads only the lesson's code: nbval's markers live in cell metadata."""
+    nb = load(path)
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert not [c["id"] for c in code if "NBVAL_" in "".join(c["source"])]
+    tags = {t for c in code for t in c.get("metadata", {}).get("tags", [])}
+    assert tags <= set(authoring.CODE_TAGS.values()), tags
+    assert "nbval-check-output" in tags, "a lesson compares at least one output"
+
+
+def test_solutions_are_linked_in_the_clone_and_on_github():
+    for src in SOURCES:
+        for lang in authoring.LANGS:
+            text = "\n".join("".join(c["source"]) for c in load(authoring.notebook_path(src, lang))["cells"]
+                             if c["cell_type"] == "markdown")
+            assert f"(../../solutions/{src.stem}.py)" in text, (src.stem, lang)
+            assert f"({REPOSITORY_URL}/blob/main/solutions/{src.stem}.py)" in text, (src.stem, lang)
+
+
 def test_source_parser_reports_mistakes():
     with pytest.raises(authoring.SourceError, match="en block"):
         authoring.parse_source("=== ko\n# 제목\n=== code\nx = 1\n")
     with pytest.raises(authoring.SourceError, match="unknown block"):
         authoring.parse_source("=== fr\nbonjour\n")
-    cells = authoring.parse_source("=== ko\n가\n=== en\nA\n=== code\nx = 1\n")
-    assert cells == [{"type": "markdown", "ko": "가", "en": "A"}, {"type": "code", "source": "x = 1"}]
+    with pytest.raises(authoring.SourceError, match="cell tags"):
+        authoring.parse_source("=== code\n# NBVAL_CHECK_OUTPUT\nx = 1\n")
+    with pytest.raises(authoring.SourceError, match="unknown word"):
+        authoring.parse_source("=== code chek\nx = 1\n")
+    cells = authoring.parse_source("=== ko\n가\n=== en\nA\n=== code check\nx = 1\n")
+    assert cells == [{"type": "markdown", "ko": "가", "en": "A"},
+                     {"type": "code", "source": "x = 1", "tags": ["nbval-check-output"]}]
+    nb = authoring.render(cells, "ko")
+    assert nb.cells[1].metadata["tags"] == ["nbval-check-output"]
