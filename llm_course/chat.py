@@ -1,11 +1,11 @@
-"""Chat templates: checking, rendering and replying to conversations (introduced in notebook 06).
+"""Chat templates: checking, rendering and replying to conversations (introduced in notebook 07).
 
 A chat model reads one long token sequence, not a list of messages. The
 *chat template* (a Jinja program stored with the tokenizer) turns a list of
 ``{"role": ..., "content": ...}`` messages into that sequence, with the
 special tokens the model was trained on (``<|im_start|>``, ``<|im_end|>`` for
 SmolLM2, which uses the ChatML format). ``tokenizer.apply_chat_template`` runs
-it; notebook 06 shows every step and the pitfalls around it.
+it; notebook 07 shows every step and the pitfalls around it.
 
 This module holds the plumbing around those library calls:
 
@@ -14,7 +14,7 @@ This module holds the plumbing around those library calls:
 * :func:`mark_special_tokens` / :func:`special_tokens_html`: the rendered
   text with its special tokens made visible;
 * :func:`generate_reply`: the five low-level steps of the text-generation
-  pipeline in one function (notebook 06 writes them out one by one; a test
+  pipeline in one function (notebook 07 writes them out one by one; a test
   shows this gives the pipeline's own reply);
 * :func:`chat_step` and :func:`format_transcript`: one turn of a multi-turn
   chat, as a pure function the chat widget and the tests call;
@@ -31,7 +31,7 @@ import re
 VALID_ROLES = ("system", "user", "assistant")
 
 # A chat template in the style of the Zephyr family (<|user|> ... </s>), written
-# for notebook 06. SmolLM2 was trained on ChatML (<|im_start|>user ... <|im_end|>),
+# for notebook 07. SmolLM2 was trained on ChatML (<|im_start|>user ... <|im_end|>),
 # so for SmolLM2 this is "a template from another model family".
 LESSON_TEMPLATE = (
     "{% for message in messages %}"
@@ -44,7 +44,7 @@ _EXAMPLE = "[{'role': 'user', 'content': 'Hello!'}]"
 
 
 def validate_messages(messages) -> list[dict]:
-    """Check a conversation and return it as a new list of ``{"role", "content"}`` dicts. Notebook 06.
+    """Check a conversation and return it as a new list of ``{"role", "content"}`` dicts. Notebook 07.
 
     A conversation is a non-empty list of dicts, each with a ``role`` (one
     of :data:`VALID_ROLES`) and a string ``content``. Anything else raises a
@@ -100,7 +100,7 @@ def _special_pattern(tokenizer) -> re.Pattern:
 
 
 def mark_special_tokens(text: str, tokenizer, left: str = "⟦", right: str = "⟧", newline: str = "↵") -> str:
-    """``text`` with each of the tokenizer's special tokens wrapped in ⟦ ⟧ and newlines shown as ↵. Notebook 06.
+    """``text`` with each of the tokenizer's special tokens wrapped in ⟦ ⟧ and newlines shown as ↵. Notebook 07.
 
     Newlines stay line breaks (the ↵ only makes them visible). Plain text,
     so a notebook cell can print it and nbval can compare it.
@@ -110,7 +110,7 @@ def mark_special_tokens(text: str, tokenizer, left: str = "⟦", right: str = "�
 
 
 def special_tokens_html(text: str, tokenizer) -> str:
-    """HTML of ``text`` with special tokens on a coloured background and newlines shown as ↵. Notebook 06.
+    """HTML of ``text`` with special tokens on a coloured background and newlines shown as ↵. Notebook 07.
 
     Returns the HTML string; display it with ``IPython.display.HTML``.
     """
@@ -132,7 +132,7 @@ def special_tokens_html(text: str, tokenizer) -> str:
 
 def generate_reply(model, tokenizer, messages, *, max_new_tokens: int = 40, do_sample: bool = False,
                    streamer=None, **generate_kwargs) -> str:
-    """The assistant's reply to ``messages``: the pipeline's five steps in one function. Notebook 06.
+    """The assistant's reply to ``messages``: the pipeline's five steps in one function. Notebook 07.
 
     1. (the model and tokenizer are already loaded), 2. render the chat with
     ``apply_chat_template(..., add_generation_prompt=True)``, 3. tokenize it
@@ -156,7 +156,7 @@ def generate_reply(model, tokenizer, messages, *, max_new_tokens: int = 40, do_s
 
 
 def chat_step(messages, user_text: str, reply_fn) -> list[dict]:
-    """One turn of a multi-turn chat: add the user's text, ask ``reply_fn``, add its reply. Notebook 06.
+    """One turn of a multi-turn chat: add the user's text, ask ``reply_fn``, add its reply. Notebook 07.
 
     Returns a new list (``messages`` is not changed). ``reply_fn`` takes the
     conversation so far and returns the assistant's text (for example
@@ -175,7 +175,7 @@ def chat_step(messages, user_text: str, reply_fn) -> list[dict]:
 
 
 def format_transcript(messages, *, width: int = 9) -> str:
-    """The conversation as plain text, one ``role: content`` block per message. Notebook 06."""
+    """The conversation as plain text, one ``role: content`` block per message. Notebook 07."""
     lines = []
     for message in validate_messages(messages):
         content = message["content"].strip().replace("\n", "\n" + " " * (width + 2))
@@ -192,7 +192,7 @@ _SCALE = {"m": 1e6, "b": 1e9, "t": 1e12}
 
 
 def params_from_name(name: str) -> float:
-    """The number of parameters a model's name announces: ``"Llama-3.1-8B-Instruct"`` gives 8e9. Notebook 06.
+    """The number of parameters a model's name announces: ``"Llama-3.1-8B-Instruct"`` gives 8e9. Notebook 07.
 
     Reads the last ``<number>M`` / ``<number>B`` in the name (after any
     ``owner/``). Mixture-of-experts names such as ``8x7B`` give the size of

@@ -515,12 +515,12 @@ def attention_head_by_hand(answer, attentions, layer: int, head: int) -> CheckRe
 
 
 # --------------------------------------------------------------------------
-# Notebook 04: generation and its pitfalls
+# Notebook 05: generation and its pitfalls
 # --------------------------------------------------------------------------
 
 
 def generation_new_text(answer, output_ids, input_length: int, tokenizer) -> CheckResult:
-    """Exercise 04.1: decode only the tokens ``generate`` added after the prompt."""
+    """Exercise 05.1: decode only the tokens ``generate`` added after the prompt."""
     if answer is None:
         return not_answered("`new_text`에 새로 생성된 부분만 디코딩해 넣으세요.",
                             "decode only the newly generated part into `new_text`.")
@@ -544,7 +544,7 @@ def generation_new_text(answer, output_ids, input_length: int, tokenizer) -> Che
 
 
 def generation_top_p_count(answer, logits, top_p: float) -> CheckResult:
-    """Exercise 04.2: how many tokens top-p keeps for one next-token distribution (``logits``: 1-D)."""
+    """Exercise 05.2: how many tokens top-p keeps for one next-token distribution (``logits``: 1-D)."""
     if answer is None:
         return not_answered(f"`n_kept`에 top_p={top_p}가 남기는 토큰 수를 넣으세요.",
                             f"put the number of tokens top_p={top_p} keeps into `n_kept`.")
@@ -564,14 +564,14 @@ def generation_top_p_count(answer, logits, top_p: float) -> CheckResult:
 
 
 def _finite_count(scores) -> int:
-    """Number of tokens a logits processor left in play (not set to -inf); notebook 04."""
+    """Number of tokens a logits processor left in play (not set to -inf); notebook 05."""
     import torch
 
     return int(torch.isfinite(scores).sum())
 
 
 def generation_batched_left_padding(answer, prompts: list[str], model, tokenizer, max_new_tokens: int) -> CheckResult:
-    """Exercise 04.3: one batched greedy call whose new texts equal generating each prompt alone."""
+    """Exercise 05.3: one batched greedy call whose new texts equal generating each prompt alone."""
     if answer is None:
         return not_answered("`batch_texts`에 프롬프트별 새 텍스트 목록을 넣으세요.",
                             "put the list of new texts, one per prompt, into `batch_texts`.")
@@ -600,12 +600,12 @@ def generation_batched_left_padding(answer, prompts: list[str], model, tokenizer
 
 
 # --------------------------------------------------------------------------
-# Notebook 05: prompting and in-context learning
+# Notebook 06: prompting and in-context learning
 # --------------------------------------------------------------------------
 
 
 def prompting_token_count(answer, prompt: str, tokenizer, context_window: int) -> CheckResult:
-    """Exercise 05.1: the number of tokens of ``prompt`` (as the model reads it)."""
+    """Exercise 06.1: the number of tokens of ``prompt`` (as the model reads it)."""
     if answer is None:
         return not_answered("`n_tokens`에 프롬프트의 토큰 수를 넣으세요.",
                             "set `n_tokens` to the prompt's number of tokens.")
@@ -634,7 +634,7 @@ def _as_fraction(answer) -> float | None:
 def _negative_shots_truth(model, tokenizer, shots, test) -> float:
     from .prompting import classify, few_shot_prompt
 
-    key = ("05.2", id(model), id(tokenizer), tuple(shots), tuple(test))
+    key = ("06.2", id(model), id(tokenizer), tuple(shots), tuple(test))
     if key not in _PROMPTING_TRUTHS:
         negatives = [s for s in shots if s.label == "negative"][:2]
         predictions = classify(model, tokenizer, [few_shot_prompt(r.text, negatives) for r in test])
@@ -645,7 +645,7 @@ def _negative_shots_truth(model, tokenizer, shots, test) -> float:
 def _label_words_truth(model, tokenizer, shots, test) -> float:
     from .prompting import accuracy, classify, few_shot_prompt
 
-    key = ("05.3", id(model), id(tokenizer), tuple(shots), tuple(test))
+    key = ("06.3", id(model), id(tokenizer), tuple(shots), tuple(test))
     if key not in _PROMPTING_TRUTHS:
         names = {"positive": "good", "negative": "bad"}
         prompts = [few_shot_prompt(r.text, shots[:4], label_names=names) for r in test]
@@ -655,7 +655,7 @@ def _label_words_truth(model, tokenizer, shots, test) -> float:
 
 
 def prompting_negative_shots(answer, model, tokenizer, shots, test) -> CheckResult:
-    """Exercise 05.2: share of test reviews predicted positive after two negative shots."""
+    """Exercise 06.2: share of test reviews predicted positive after two negative shots."""
     if answer is None:
         return not_answered("`share_positive`에 '긍정'으로 예측된 비율(0~1)을 넣으세요.",
                             "set `share_positive` to the share predicted positive (0 to 1).")
@@ -674,7 +674,7 @@ def prompting_negative_shots(answer, model, tokenizer, shots, test) -> CheckResu
 
 
 def prompting_label_words(answer, model, tokenizer, shots, test) -> CheckResult:
-    """Exercise 05.3: 4-shot accuracy when the labels are written ' good' / ' bad'."""
+    """Exercise 06.3: 4-shot accuracy when the labels are written ' good' / ' bad'."""
     if answer is None:
         return not_answered("`good_bad_accuracy`에 정확도(0~1)를 넣으세요.",
                             "set `good_bad_accuracy` to the accuracy (0 to 1).")
@@ -693,12 +693,12 @@ def prompting_label_words(answer, model, tokenizer, shots, test) -> CheckResult:
 
 
 # --------------------------------------------------------------------------
-# Notebook 06: chat templates
+# Notebook 07: chat templates
 # --------------------------------------------------------------------------
 
 
 def chat_prompt_ids(answer, tokenizer, messages) -> CheckResult:
-    """Exercise 06.1: the token ids of ``messages``, ready for ``generate`` (generation prompt, no doubled special tokens)."""
+    """Exercise 07.1: the token ids of ``messages``, ready for ``generate`` (generation prompt, no doubled special tokens)."""
     if answer is None:
         return not_answered("`my_ids`에 대화를 토큰 ID 목록으로 만들어 넣으세요.",
                             "put the conversation's token ids (a list of ints) into `my_ids`.")
@@ -731,7 +731,7 @@ def chat_prompt_ids(answer, tokenizer, messages) -> CheckResult:
 
 
 def chat_next_messages(answer, history, reply: str, question: str) -> CheckResult:
-    """Exercise 06.2: the conversation for the next turn: history, the assistant's reply, then the new question."""
+    """Exercise 07.2: the conversation for the next turn: history, the assistant's reply, then the new question."""
     if answer is None:
         return not_answered("`next_messages`에 다음 차례의 대화 목록을 넣으세요.",
                             "put the conversation for the next turn into `next_messages`.")
@@ -761,7 +761,7 @@ def chat_next_messages(answer, history, reply: str, question: str) -> CheckResul
 
 
 def chat_template_no_default_system(answer, tokenizer) -> CheckResult:
-    """Exercise 06.3: a Jinja chat template that renders ChatML like the model's own, minus the default system prompt."""
+    """Exercise 07.3: a Jinja chat template that renders ChatML like the model's own, minus the default system prompt."""
     if answer is None:
         return not_answered("`my_template`에 Jinja 템플릿 문자열을 넣으세요.",
                             "put your Jinja template string into `my_template`.")

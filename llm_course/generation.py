@@ -1,4 +1,4 @@
-"""Text generation written out step by step (introduced in notebook 04).
+"""Text generation written out step by step (introduced in notebook 05).
 
 A causal language model gives, for every position, scores (``logits``) over
 the whole vocabulary for the *next* token. Generating text is a loop around
@@ -13,7 +13,7 @@ and the course's tests check each piece against transformers' own code:
   to ``TemperatureLogitsWarper``, ``TopKLogitsWarper`` and ``TopPLogitsWarper``
   (applied in that order, as ``generate`` does);
 * :func:`repeated_ngram_share`, a measure of how much a text repeats itself;
-* :func:`generate_text`, the small pure function behind notebook 04's
+* :func:`generate_text`, the small pure function behind notebook 05's
   playground widget, which checks its arguments and decodes only the new tokens.
 
 Bad settings raise a ``ValueError`` that names the valid range and what to do
@@ -36,7 +36,7 @@ import torch
 
 
 def check_max_new_tokens(max_new_tokens) -> int:
-    """``max_new_tokens`` must be a whole number of at least 1 (notebook 04)."""
+    """``max_new_tokens`` must be a whole number of at least 1 (notebook 05)."""
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
         raise ValueError(
             f"max_new_tokens must be a whole number >= 1 (the number of tokens to add after the prompt); "
@@ -46,7 +46,7 @@ def check_max_new_tokens(max_new_tokens) -> int:
 
 
 def check_temperature(temperature, do_sample: bool = True) -> float:
-    """``temperature`` must be > 0 when sampling; greedy decoding ignores it (notebook 04)."""
+    """``temperature`` must be > 0 when sampling; greedy decoding ignores it (notebook 05)."""
     try:
         value = float(temperature)
     except (TypeError, ValueError):
@@ -63,7 +63,7 @@ def check_temperature(temperature, do_sample: bool = True) -> float:
 
 
 def check_top_k(top_k) -> int | None:
-    """``top_k`` is ``None``/0 (off) or a whole number >= 1 (notebook 04)."""
+    """``top_k`` is ``None``/0 (off) or a whole number >= 1 (notebook 05)."""
     if top_k is None or (top_k == 0 and not isinstance(top_k, bool)):
         return None
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
@@ -75,7 +75,7 @@ def check_top_k(top_k) -> int | None:
 
 
 def check_top_p(top_p) -> float:
-    """``top_p`` must lie in (0, 1]; 1.0 switches it off (notebook 04)."""
+    """``top_p`` must lie in (0, 1]; 1.0 switches it off (notebook 05)."""
     try:
         value = float(top_p)
     except (TypeError, ValueError):
@@ -96,7 +96,7 @@ def check_top_p(top_p) -> float:
 @torch.no_grad()
 def greedy_decode(model, input_ids: torch.Tensor, max_new_tokens: int,
                   eos_token_id: int | Sequence[int] | None = None) -> torch.Tensor:
-    """Greedy decoding written out by hand (notebook 04).
+    """Greedy decoding written out by hand (notebook 05).
 
     ``input_ids`` has shape ``(1, seq_len)``. Each step runs the model on the
     whole sequence so far (no KV cache, to keep the loop plain), takes the
@@ -124,12 +124,12 @@ def greedy_decode(model, input_ids: torch.Tensor, max_new_tokens: int,
 
 
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Divide the logits by ``temperature`` (notebook 04): < 1 sharpens the distribution, > 1 flattens it."""
+    """Divide the logits by ``temperature`` (notebook 05): < 1 sharpens the distribution, > 1 flattens it."""
     return logits / check_temperature(temperature)
 
 
 def top_k_filter(logits: torch.Tensor, top_k: int | None) -> torch.Tensor:
-    """Keep the ``top_k`` highest logits (ties with the k-th kept too), set the rest to -inf (notebook 04)."""
+    """Keep the ``top_k`` highest logits (ties with the k-th kept too), set the rest to -inf (notebook 05)."""
     k = check_top_k(top_k)
     if k is None:
         return logits
@@ -139,7 +139,7 @@ def top_k_filter(logits: torch.Tensor, top_k: int | None) -> torch.Tensor:
 
 
 def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
-    """Nucleus filtering (notebook 04): keep the most likely tokens until their probability adds up to ``top_p``.
+    """Nucleus filtering (notebook 05): keep the most likely tokens until their probability adds up to ``top_p``.
 
     A token is kept when the tokens more likely than it hold less than
     ``top_p`` of the probability, so the token that crosses the line is kept
@@ -159,18 +159,18 @@ def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
 
 def process_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
                    top_p: float = 1.0) -> torch.Tensor:
-    """Temperature, then top-k, then top-p: the order ``generate`` applies them in (notebook 04)."""
+    """Temperature, then top-k, then top-p: the order ``generate`` applies them in (notebook 05)."""
     return top_p_filter(top_k_filter(apply_temperature(logits, temperature), top_k), top_p)
 
 
 def entropy_bits(probs: torch.Tensor) -> float:
-    """Entropy of one probability distribution in bits (notebook 04): 0 for a sure token, higher when flatter."""
+    """Entropy of one probability distribution in bits (notebook 05): 0 for a sure token, higher when flatter."""
     p = probs[probs > 0]
     return float(-(p * p.log2()).sum())
 
 
 def repeated_ngram_share(token_ids: Sequence[int] | torch.Tensor, n: int = 3) -> float:
-    """Share of the text's n-grams that already appeared earlier in it (notebook 04).
+    """Share of the text's n-grams that already appeared earlier in it (notebook 05).
 
     0.0 means no n-gram repeats; a text that loops on one phrase approaches 1.0.
     """
@@ -189,7 +189,7 @@ def repeated_ngram_share(token_ids: Sequence[int] | torch.Tensor, n: int = 3) ->
 
 
 def top_tokens(probs: torch.Tensor, tokenizer, k: int = 10) -> list[tuple[str, float]]:
-    """The ``k`` most likely tokens of a 1-D distribution as ``(text, probability)`` (notebook 04).
+    """The ``k`` most likely tokens of a 1-D distribution as ``(text, probability)`` (notebook 05).
 
     Each token is shown quoted, as Python's ``repr`` writes it, so that the
     leading space of " Paris" and a newline ("\\n") stay visible.
@@ -208,7 +208,7 @@ def top_tokens(probs: torch.Tensor, tokenizer, k: int = 10) -> list[tuple[str, f
 
 @contextlib.contextmanager
 def captured_warnings() -> Iterator[list[str]]:
-    """Collect the warnings transformers gives during a block instead of printing them (notebook 04).
+    """Collect the warnings transformers gives during a block instead of printing them (notebook 05).
 
     transformers warns in two ways, Python ``warnings`` and its own logger; both
     end up in the yielded list, so a notebook can show them as ordinary output.
@@ -235,7 +235,7 @@ def captured_warnings() -> Iterator[list[str]]:
 def generate_text(model, tokenizer, prompt: str, *, max_new_tokens: int = 30, do_sample: bool = True,
                   temperature: float = 1.0, top_k: int | None = None, top_p: float = 1.0,
                   seed: int | None = 0) -> str:
-    """Generate after ``prompt`` with ``model.generate`` and return only the new text (notebook 04's playground).
+    """Generate after ``prompt`` with ``model.generate`` and return only the new text (notebook 05's playground).
 
     ``top_k=None`` (or 0) switches top-k off; note that ``generate`` itself
     uses ``top_k=50`` when you do not say. With ``do_sample=False`` the

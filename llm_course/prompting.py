@@ -1,4 +1,4 @@
-"""Prompting and in-context learning, measured (introduced in notebook 05).
+"""Prompting and in-context learning, measured (introduced in notebook 06).
 
 A prompt is text the model continues; "in-context learning" is what we call it
 when a few solved examples placed in the prompt (shots) change what the model
@@ -41,7 +41,7 @@ class Review:
 
 
 def load_reviews(path: str | Path | None = None) -> list[Review]:
-    """Read the labelled reviews of notebook 05 (tab-separated: id, split, lang, label, text)."""
+    """Read the labelled reviews of notebook 06 (tab-separated: id, split, lang, label, text)."""
     path = Path(path) if path is not None else asset_path(REVIEWS_NAME)
     with open(path, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
@@ -54,7 +54,7 @@ def load_reviews(path: str | Path | None = None) -> list[Review]:
 
 def few_shot_prompt(text: str, shots=(), *, instruction: str = "", example_format: str = DEFAULT_FORMAT,
                     label_names: dict[str, str] | None = None, separator: str = "\n\n") -> str:
-    """Build a k-shot prompt (notebook 05): optional instruction, solved shots, then the query.
+    """Build a k-shot prompt (notebook 06): optional instruction, solved shots, then the query.
 
     Each shot is ``example_format`` filled with its text and label; the query
     is the same format cut just before ``{label}``, so the model's next token
@@ -98,7 +98,7 @@ def _common_prefix_len(sequences: list[list[int]]) -> int:
 
 
 def label_logprobs(model, tokenizer, prompts: list[str], label_words, *, batch_size: int = 16):
-    """Log-probabilities of each label word as the next token after each prompt (notebook 05).
+    """Log-probabilities of each label word as the next token after each prompt (notebook 06).
 
     Returns a float tensor of shape ``(len(prompts), len(label_words))``. The
     token prefix shared by all prompts (the instruction and the shots) runs
@@ -149,7 +149,7 @@ def label_logprobs(model, tokenizer, prompts: list[str], label_words, *, batch_s
 
 def classify(model, tokenizer, prompts: list[str], label_words=(" positive", " negative"),
              labels=LABELS, **kwargs) -> list[str]:
-    """The label whose word the model finds most likely next, for each prompt (notebook 05)."""
+    """The label whose word the model finds most likely next, for each prompt (notebook 06)."""
     scores = label_logprobs(model, tokenizer, prompts, label_words, **kwargs)
     return [labels[i] for i in scores.argmax(-1).tolist()]
 
@@ -163,7 +163,7 @@ def accuracy(predictions, gold) -> float:
 
 
 def summarize(predictions, reviews) -> dict[str, float]:
-    """Accuracy overall and per language, and the share predicted positive (notebook 05)."""
+    """Accuracy overall and per language, and the share predicted positive (notebook 06)."""
     row = {"all": accuracy(predictions, [r.label for r in reviews])}
     for lang in sorted({r.lang for r in reviews}):
         pairs = [(p, r.label) for p, r in zip(predictions, reviews) if r.lang == lang]
@@ -182,7 +182,7 @@ def format_table(rows: dict, columns=("all", "en", "ko", "share positive"), key_
 
 
 def greedy_answers(model, tokenizer, prompts: list[str], max_new_tokens: int = 3) -> list[str]:
-    """What the model writes after each prompt under greedy decoding, new tokens only (notebook 05)."""
+    """What the model writes after each prompt under greedy decoding, new tokens only (notebook 06)."""
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens}.")
     side = tokenizer.padding_side

@@ -302,12 +302,12 @@ def position_pictures(learned_positions, rope_angles_cos, learned_by_distance, r
 
 
 # --------------------------------------------------------------------------
-# Notebook 04: generation (next-token probabilities)
+# Notebook 05: generation (next-token probabilities)
 # --------------------------------------------------------------------------
 
 
 def token_probability_bars(pairs, *, title: str | None = None, figsize=(6.5, 3.6)):
-    """Horizontal bars of ``(token text, probability)`` pairs, most likely on top (notebook 04).
+    """Horizontal bars of ``(token text, probability)`` pairs, most likely on top (notebook 05).
 
     ``pairs`` is what :func:`llm_course.generation.top_tokens` returns. Returns the figure.
     """
@@ -331,7 +331,7 @@ def token_probability_bars(pairs, *, title: str | None = None, figsize=(6.5, 3.6
 
 
 def distribution_comparison(labels, series: dict, *, title: str | None = None, figsize=(8, 3.8)):
-    """Grouped bars: the same tokens' probabilities under several settings (notebook 04).
+    """Grouped bars: the same tokens' probabilities under several settings (notebook 05).
 
     ``series`` maps a setting's name (``"T=0.5"``, ``"top-k=3"``) to one
     probability per label; a filtered-out token shows as an empty slot.
@@ -357,7 +357,7 @@ def distribution_comparison(labels, series: dict, *, title: str | None = None, f
 
 
 def value_bars(names, values, *, title: str | None = None, ylabel: str = "", figsize=(6.5, 3.4), fmt="{:.0%}"):
-    """One bar per named value with the value written on top (notebook 04: repetition per decoding setting)."""
+    """One bar per named value with the value written on top (notebook 05: repetition per decoding setting)."""
     from matplotlib import pyplot as plt
 
     if len(names) != len(values) or not names:
@@ -378,12 +378,12 @@ def value_bars(names, values, *, title: str | None = None, ylabel: str = "", fig
 
 
 # --------------------------------------------------------------------------
-# Notebook 05: prompting and in-context learning
+# Notebook 06: prompting and in-context learning
 # --------------------------------------------------------------------------
 
 
 def plot_accuracy_by_shots(rows: dict, n_test: int, series=("all", "en", "ko"), title: str | None = None):
-    """Accuracy against the number of shots, one line per language, with chance level (notebook 05).
+    """Accuracy against the number of shots, one line per language, with chance level (notebook 06).
 
     ``rows`` maps the number of shots to a row of ``prompting.summarize``;
     the error bars are one standard error of a proportion over ``n_test``

@@ -134,13 +134,13 @@ def token_playground(tokenizers: dict, text: str = "토큰화는 생각보다 �
 
 
 # --------------------------------------------------------------------------
-# Notebook 04: generation playground (prompt, temperature, top-k, top-p, length, seed)
+# Notebook 05: generation playground (prompt, temperature, top-k, top-p, length, seed)
 # --------------------------------------------------------------------------
 
 
 def generation_view(model, tokenizer, prompt: str, mode: str = "sampling", temperature: float = 1.0,
                     top_k: int = 0, top_p: float = 1.0, max_new_tokens: int = 30, seed: int = 0) -> str:
-    """What the generation playground shows: the settings, then the new text only. Notebook 04.
+    """What the generation playground shows: the settings, then the new text only. Notebook 05.
 
     A pure function of its arguments (tests call it directly); it runs
     :func:`llm_course.generation.generate_text`. ``mode`` is ``"sampling"`` or
@@ -165,7 +165,7 @@ def generation_view(model, tokenizer, prompt: str, mode: str = "sampling", tempe
 
 def generation_playground(model, tokenizer, prompt: str = "Once upon a time, in a small village,", *,
                           max_tokens_limit: int = 120):
-    """An ipywidgets playground over :func:`generation_view`. Notebook 04.
+    """An ipywidgets playground over :func:`generation_view`. Notebook 05.
 
     Built from ``ipywidgets.interactive`` (with a button, since each run takes
     a few seconds on a CPU), ``Text``, ``Dropdown``, ``FloatSlider`` and
@@ -195,12 +195,12 @@ def generation_playground(model, tokenizer, prompt: str = "Once upon a time, in 
 
 
 # --------------------------------------------------------------------------
-# Notebook 06: chat widget (type a message, read the model's reply)
+# Notebook 07: chat widget (type a message, read the model's reply)
 # --------------------------------------------------------------------------
 
 
 def chat_transcript_html(messages) -> str:
-    """The HTML the chat widget shows: one coloured line per message (system, user, assistant). Notebook 06.
+    """The HTML the chat widget shows: one coloured line per message (system, user, assistant). Notebook 07.
 
     A pure function (tests call it directly); an empty conversation shows a hint.
     """
@@ -217,7 +217,7 @@ def chat_transcript_html(messages) -> str:
 
 
 def chat_widget(reply_fn, system_prompt: str | None = None):
-    """A small chat box over :func:`llm_course.chat.chat_step`: type, press "send", read the reply. Notebook 06.
+    """A small chat box over :func:`llm_course.chat.chat_step`: type, press "send", read the reply. Notebook 07.
 
     ``reply_fn`` takes the conversation (a list of messages) and returns the
     assistant's text, for example

@@ -1,4 +1,4 @@
-"""llm_course.chat (notebook 06): the five steps agree with the pipeline, bad conversations get
+"""llm_course.chat (notebook 07): the five steps agree with the pipeline, bad conversations get
 clear messages, the helpers and the chat widget work, and the exercises' solutions pass their checks."""
 
 import importlib.util
@@ -27,7 +27,7 @@ def load_solutions(stem):
 
 @pytest.fixture(scope="module")
 def solutions():
-    return load_solutions("06_chat_templates")
+    return load_solutions("07_chat_templates")
 
 
 def echo_reply(conversation):

@@ -1,4 +1,4 @@
-"""llm_course.generation (notebook 04): the hand-written pieces agree with transformers,
+"""llm_course.generation (notebook 05): the hand-written pieces agree with transformers,
 bad settings give clear messages, and the notebook's exercises, plots and playground work."""
 
 import warnings
@@ -13,7 +13,7 @@ from llm_course import checks, generation, viz, widgets
 
 @pytest.fixture(scope="module")
 def solutions(load_solutions):
-    return load_solutions("04_generation")
+    return load_solutions("05_generation")
 
 
 @pytest.fixture(scope="module")

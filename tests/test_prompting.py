@@ -1,4 +1,4 @@
-"""llm_course.prompting (notebook 05): the batched, prefix-cached scorer agrees
+"""llm_course.prompting (notebook 06): the batched, prefix-cached scorer agrees
 with scoring each prompt alone, prompts are built as the notebook shows them,
 bad input gets a clear message, and the worked solutions pass the self-checks."""
 
@@ -27,7 +27,7 @@ def test_set(reviews):
 
 @pytest.fixture(scope="module")
 def solutions(load_solutions):
-    return load_solutions("05_prompting")
+    return load_solutions("06_prompting")
 
 
 def test_reviews_are_balanced_and_bilingual(reviews, shots, test_set):

@@ -1,4 +1,4 @@
-"""Worked solutions to the exercises of notebook 04 (generation and its pitfalls).
+"""Worked solutions to the exercises of notebook 05 (generation and its pitfalls).
 
 Each function takes the objects the notebook has made and returns the answer
 the exercise asks for; tests/test_generation.py feeds them to the self-checks.

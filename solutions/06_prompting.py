@@ -1,4 +1,4 @@
-"""Worked solutions to the exercises of notebook 05 (prompting and in-context learning).
+"""Worked solutions to the exercises of notebook 06 (prompting and in-context learning).
 
 Each function takes the objects the notebook has made and returns the answer
 the exercise asks for; tests/test_prompting.py feeds them to the self-checks.

@@ -1,4 +1,4 @@
-"""Worked solutions to the exercises of notebook 06 (chat templates).
+"""Worked solutions to the exercises of notebook 07 (chat templates).
 
 Each function takes the objects the notebook has made and returns the answer
 the exercise asks for; tests/test_chat.py feeds them to the self-checks.
