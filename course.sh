@@ -47,6 +47,9 @@ case "${1:-}" in
         export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
         # Compared outputs were made on a CPU: stay there even where a GPU exists.
         export LLM_COURSE_DEVICE=${LLM_COURSE_DEVICE:-cpu}
+        # ... and audit that every input a lesson feeds a model follows model.device
+        # (llm_course.devicecheck), so a CPU run still finds what would break on a GPU.
+        export LLM_COURSE_DEVICE_AUDIT=1
         exec "$PY" -m pytest -n 2 --dist loadscope "${@:2}"
         ;;
     *)

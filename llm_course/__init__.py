@@ -6,6 +6,8 @@ introduces it: ``env`` and ``models`` (00), ``checks`` (every notebook),
 the package itself is cheap and loads no model.
 """
 
+import os
+import sys
 from pathlib import Path
 
 __version__ = "0.1.0"
@@ -31,3 +33,11 @@ def asset_path(name: str) -> Path:
 # and the notebooks' first cell (via llm_course.authoring) are built from it.
 REPOSITORY = "llm-course-kr/llm-course"
 REPOSITORY_URL = f"https://github.com/{REPOSITORY}"
+
+
+# The test suite audits, in every notebook kernel, that inputs follow the
+# model's device (see llm_course.devicecheck); learners never switch it on.
+if os.environ.get("LLM_COURSE_DEVICE_AUDIT") and "ipykernel" in sys.modules:
+    from . import devicecheck as _devicecheck
+
+    _devicecheck.start_if_requested()

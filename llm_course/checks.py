@@ -583,7 +583,7 @@ def generation_batched_left_padding(answer, prompts: list[str], model, tokenizer
                       f"It must be a list of strings, one for each of the {len(prompts)} prompts."))
     alone = []
     for prompt in prompts:
-        enc = tokenizer(prompt, return_tensors="pt")
+        enc = tokenizer(prompt, return_tensors="pt").to(model.device)
         with torch.no_grad():
             out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
         alone.append(tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True))

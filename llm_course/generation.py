@@ -108,7 +108,7 @@ def greedy_decode(model, input_ids: torch.Tensor, max_new_tokens: int,
     if input_ids.dim() != 2 or input_ids.shape[0] != 1:
         raise ValueError(f"greedy_decode takes one sequence of shape (1, seq_len); got {tuple(input_ids.shape)}.")
     stop = {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id or ())
-    ids = input_ids
+    ids = input_ids.to(model.device)  # inputs follow the model (a GPU on Colab)
     for _ in range(max_new_tokens):
         logits = model(input_ids=ids).logits            # (1, seq_len, vocab_size)
         next_id = logits[:, -1, :].argmax(dim=-1)       # (1,): the last position predicts the next token

@@ -14,6 +14,18 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _inputs_follow_the_model_device():
+    """Every unit test runs under the device audit (llm_course.devicecheck): a helper of
+    the course that calls a model with a tensor it never moved to ``model.device`` fails
+    here on the CPU exactly where it would fail on a GPU. Notebook kernels get the same
+    audit from LLM_COURSE_DEVICE_AUDIT=1, which ./course.sh test sets."""
+    from llm_course import devicecheck
+
+    with devicecheck.device_audit():
+        yield
+
+
 @pytest.fixture(scope="session")
 def chat_tokenizer():
     from llm_course import models

@@ -1,0 +1,277 @@
+"""Do inputs follow the model's device? An audit for the course's own tests.
+
+Learners on Colab usually have a GPU: a model there lives on ``cuda``, and a
+tensor built on the CPU and passed to it raises a device-mismatch error. The
+transformers documentation teaches the cure, ``inputs.to(model.device)``, and
+every lesson uses it. But the test machine has only a CPU, where a forgotten
+``.to(model.device)`` costs nothing, so a plain test run can never see the bug.
+
+This audit makes it visible on a CPU. While it is on, a tensor counts as
+"on the model's device" only if it was moved there (``.to(device)``, which is
+what ``BatchEncoding.to`` and ``pipeline`` call too), created there
+(``torch.tensor(..., device=...)`` and the other factories), computed from
+such a tensor, or returned by a model. Calling a transformers model with any
+other tensor raises :class:`DeviceMismatch`, naming the argument, exactly
+where a GPU would have failed.
+
+It is switched on by the environment variable ``LLM_COURSE_DEVICE_AUDIT=1``
+in a notebook kernel (``./course.sh test`` sets it, so every notebook is
+audited while nbval runs it), or with ``with device_audit():`` in a unit test.
+Learners never see it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import sys
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+AUDIT_ENV_VAR = "LLM_COURSE_DEVICE_AUDIT"
+
+_FACTORIES = ("tensor", "as_tensor", "asarray", "scalar_tensor", "ones", "zeros", "full", "empty", "arange",
+              "rand", "randn", "randint", "randperm", "linspace", "logspace", "eye", "tril_indices", "triu_indices")
+
+
+class DeviceMismatch(RuntimeError):
+    """A model was called with a tensor that was never put on the model's device."""
+
+
+class OnModelDevice(torch.Tensor):
+    """A tensor that was moved to, or made on, the model's device (the audit's mark).
+
+    Results of operations on it keep the mark (torch propagates subclasses),
+    and it prints exactly like a plain tensor, so outputs do not change.
+    """
+
+    def __repr__(self, *, tensor_contents=None):
+        return torch.Tensor.__repr__(self.as_subclass(torch.Tensor), tensor_contents=tensor_contents)
+
+    __str__ = __repr__
+
+    def __format__(self, format_spec):
+        return self.as_subclass(torch.Tensor).__format__(format_spec)
+
+    def __reduce_ex__(self, proto):
+        return self.as_subclass(torch.Tensor).__reduce_ex__(proto)
+
+    def __deepcopy__(self, memo):
+        return copy.deepcopy(self.as_subclass(torch.Tensor), memo).as_subclass(OnModelDevice)
+
+
+class _State:
+    def __init__(self):
+        self.depth = 0  # > 0 inside an audited model call
+        self.saved: dict = {}
+
+
+_state = _State()
+_LIBRARY_PARTS = ("site-packages", "dist-packages", f"{os.sep}lib{os.sep}python")
+
+
+def _caller(frames_up: int) -> str:
+    return sys._getframe(frames_up + 1).f_code.co_filename
+
+
+def _from_user_code(frames_up: int = 2) -> bool:
+    """True when the caller is a notebook cell, the course package or a test, not a library.
+
+    Only tensors the learner's code makes are audited: the libraries' own tensors
+    (a model's buffers while it loads, a pipeline's inputs) are theirs to place,
+    and transformers is tested on GPUs.
+    """
+    filename = _caller(frames_up)
+    if f"{os.sep}llm_course{os.sep}" in filename:
+        return "devicecheck" not in filename
+    return not any(part in filename for part in _LIBRARY_PARTS)
+
+
+def _is_lesson_code(filename: str) -> bool:
+    """A notebook cell or the course package: the code whose model calls are checked.
+
+    Tests may build CPU tensors on purpose (the machine has only a CPU); what
+    they hand to a helper is then the helper's to move.
+    """
+    if f"{os.sep}llm_course{os.sep}" in filename:
+        return "devicecheck" not in filename
+    return "ipykernel_" in filename or filename.startswith("<ipython-input")
+
+
+def _mark(value):
+    if type(value) is torch.Tensor:
+        return value.as_subclass(OnModelDevice)
+    return value
+
+
+def _unmark(value):
+    if isinstance(value, OnModelDevice):
+        return value.as_subclass(torch.Tensor)
+    return value
+
+
+def _names_a_device(args, kwargs) -> bool:
+    if kwargs.get("device") is not None:
+        return True
+    return any(isinstance(a, (str, torch.device, torch.Tensor)) or (type(a) is int) for a in args)
+
+
+def _walk(value, fn, depth: int = 0):
+    """Apply ``fn`` to the tensors in ``value``: tensors, tuples, lists and dicts (a BatchEncoding, a ModelOutput)."""
+    if isinstance(value, torch.Tensor):
+        return fn(value)
+    if depth > 3:
+        return value
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(_walk(v, fn, depth + 1) for v in value)
+    if isinstance(value, list):
+        return [_walk(v, fn, depth + 1) for v in value]
+    if isinstance(value, dict) or type(value).__name__ == "BatchEncoding":
+        for k, v in list(value.items()):
+            new = _walk(v, fn, depth + 1)
+            if new is not v:
+                value[k] = new
+        return value
+    return value
+
+
+def _check_inputs(model, args, kwargs, what: str) -> None:
+    offenders = []
+
+    def look(name):
+        def fn(t):
+            if type(t) is torch.Tensor and t.ndim > 0 and not isinstance(t, torch.nn.Parameter):
+                offenders.append(name)
+            return t
+        return fn
+
+    for i, a in enumerate(args):
+        _walk(a, look(f"argument {i}"))
+    for k, v in kwargs.items():
+        _walk(v, look(k))
+    if offenders:
+        name = f"{type(model).__name__}{what}"
+        shown = ", ".join(sorted(set(offenders)))
+        raise DeviceMismatch(
+            f"{name} was called with {shown} built on the CPU and never moved to the model's device. On a GPU "
+            f"(Colab) this raises a device-mismatch error. Move it where it is made: "
+            f"`tokenizer(..., return_tensors=\"pt\").to(model.device)` or `tensor.to(model.device)`.\n"
+            f"{name}에 모델의 장치로 옮기지 않은 텐서({shown})가 들어왔습니다. GPU(Colab)에서는 장치 불일치 "
+            f"오류가 납니다. 텐서를 만든 곳에서 `.to(model.device)`로 옮기세요.")
+
+
+@contextlib.contextmanager
+def device_audit():
+    """Audit every transformers model call inside the block (see the module docstring)."""
+    start_audit()
+    try:
+        yield
+    finally:
+        stop_audit()
+
+
+def start_audit() -> None:
+    """Switch the audit on for this process (idempotent)."""
+    if _state.saved:
+        return
+    import weakref
+
+    from transformers import BatchEncoding, GenerationMixin, PreTrainedModel
+
+    saved = _state.saved
+    saved["Tensor.to"] = orig_to = torch.Tensor.to
+    saved["BatchEncoding.to"] = orig_batch_to = BatchEncoding.to
+    saved["Module.__call__"] = module_call = torch.nn.Module.__call__
+    saved["GenerationMixin.generate"] = orig_generate = GenerationMixin.generate
+    saved["PreTrainedModel.post_init"] = orig_post_init = PreTrainedModel.post_init
+    # Every module of every transformers model made while the audit is on: calling
+    # one of them (a whole model, or a layer of it as notebooks 03 and 04 do) is audited.
+    model_modules = weakref.WeakSet()
+
+    def post_init(self, *args, **kwargs):
+        out = orig_post_init(self, *args, **kwargs)
+        for module in self.modules():
+            model_modules.add(module)
+        return out
+
+    def to(self, *args, **kwargs):
+        out = orig_to(self, *args, **kwargs)
+        if _state.depth == 0 and _names_a_device(args, kwargs) and _from_user_code():
+            return _mark(out)
+        return out
+
+    def batch_to(self, *args, **kwargs):
+        out = orig_batch_to(self, *args, **kwargs)
+        if _state.depth == 0 and _from_user_code():
+            _walk(out, _mark)
+        return out
+
+    def audited(run, what, only_models: bool):
+        def call(self, *args, **kwargs):
+            if _state.depth > 0 or (only_models and self not in model_modules):
+                return run(self, *args, **kwargs)
+            user = _from_user_code()
+            if user:
+                if _is_lesson_code(_caller(1)):
+                    _check_inputs(self, args, kwargs, what)
+                args = tuple(_walk(a, _unmark) for a in args)
+                kwargs = {k: _walk(v, _unmark) for k, v in kwargs.items()}
+            _state.depth += 1
+            try:
+                out = run(self, *args, **kwargs)
+            finally:
+                _state.depth -= 1
+            return _walk(out, _mark) if user else out
+        return call
+
+    factories = {getattr(torch, name) for name in _FACTORIES}
+
+    class MarkFactories(TorchFunctionMode):
+        """Marks tensors that user code creates with an explicit ``device=``.
+
+        A function mode, not a replacement of ``torch.tensor`` and friends: torch's
+        own device contexts recognise its factories by identity.
+        """
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            if (_state.depth == 0 and func in factories and kwargs.get("device") is not None
+                    and _from_user_code()):
+                return _mark(out)
+            return out
+
+    torch.Tensor.to = to
+    BatchEncoding.to = batch_to
+    PreTrainedModel.post_init = post_init
+    torch.nn.Module.__call__ = audited(module_call, "", only_models=True)
+    GenerationMixin.generate = audited(orig_generate, ".generate", only_models=False)
+    mode = MarkFactories()
+    mode.__enter__()
+    saved["mode"] = mode
+
+
+def stop_audit() -> None:
+    """Switch the audit off and restore torch and transformers as they were."""
+    if not _state.saved:
+        return
+    from transformers import BatchEncoding, GenerationMixin, PreTrainedModel
+
+    saved = _state.saved
+    torch.Tensor.to = saved.pop("Tensor.to")
+    BatchEncoding.to = saved.pop("BatchEncoding.to")
+    torch.nn.Module.__call__ = saved.pop("Module.__call__")
+    GenerationMixin.generate = saved.pop("GenerationMixin.generate")
+    PreTrainedModel.post_init = saved.pop("PreTrainedModel.post_init")
+    saved.pop("mode").__exit__(None, None, None)
+    _state.depth = 0
+
+
+def start_if_requested() -> bool:
+    """Start the audit when ``LLM_COURSE_DEVICE_AUDIT=1`` (the test suite's notebook kernels)."""
+    if os.environ.get(AUDIT_ENV_VAR, "").strip().lower() in {"1", "true", "yes", "on"}:
+        start_audit()
+        return True
+    return False

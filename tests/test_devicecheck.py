@@ -1,0 +1,96 @@
+"""The device audit (llm_course.devicecheck) finds inputs that do not follow the model's device.
+
+The test machine has only a CPU, where a forgotten ``.to(model.device)`` costs
+nothing; on Colab's GPU it is a crash. These tests show that the audit, which
+runs over every unit test (conftest.py) and every notebook kernel
+(``LLM_COURSE_DEVICE_AUDIT=1`` in ``./course.sh test``), catches the mistake in
+lesson code and in the course package, lets correct code through, and changes
+no result.
+"""
+
+import os
+
+import pytest
+import torch
+from transformers import pipeline
+
+from llm_course import devicecheck, models
+
+CELL = "/tmp/ipykernel_4242/1234567.py"  # how ipykernel names a notebook cell's code
+HELPER = os.path.join(os.path.dirname(devicecheck.__file__), "some_helper.py")
+
+
+def run_as(filename, source, **namespace):
+    """Run ``source`` as if it were written in ``filename`` (a notebook cell or a course module)."""
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace
+
+
+def test_the_audit_is_on_during_the_unit_tests():
+    assert devicecheck._state.saved, "conftest.py should switch the audit on"
+
+
+@pytest.mark.parametrize("where", [CELL, HELPER], ids=["notebook cell", "course module"])
+def test_cpu_inputs_to_a_model_are_caught(chat_model, chat_tokenizer, where):
+    with pytest.raises(devicecheck.DeviceMismatch, match="input_ids") as err:
+        run_as(where, "model(**tokenizer('Hello', return_tensors='pt'))", model=chat_model, tokenizer=chat_tokenizer)
+    assert "to(model.device)" in str(err.value) and "장치" in str(err.value)
+    with pytest.raises(devicecheck.DeviceMismatch, match="generate"):
+        run_as(where, "model.generate(torch.tensor([[1, 2, 3]]), max_new_tokens=1)", model=chat_model, torch=torch)
+    with pytest.raises(devicecheck.DeviceMismatch, match="Embedding"):  # a layer of the model, called alone
+        run_as(where, "model.model.embed_tokens(torch.tensor([[1, 2]]))", model=chat_model, torch=torch)
+
+
+def test_inputs_moved_or_made_on_the_model_device_pass(chat_model, chat_tokenizer):
+    ns = run_as(CELL, """
+inputs = tokenizer('The capital of France is', return_tensors='pt').to(model.device)
+with torch.no_grad():
+    out = model(**inputs, output_hidden_states=True)
+    ids = model.generate(**inputs, max_new_tokens=3, do_sample=False)
+    more = model(input_ids=torch.cat([ids, out.logits[:, -1:].argmax(-1)], dim=1))  # built from outputs
+    made = model(input_ids=torch.tensor([[1, 2, 3]], device=model.device))
+    normed = model.model.norm(out.hidden_states[-1])  # a layer fed the model's own hidden states
+""", model=chat_model, tokenizer=chat_tokenizer, torch=torch)
+    assert ns["ids"].shape == (1, ns["inputs"]["input_ids"].shape[1] + 3)
+    assert ns["made"].logits.shape[1] == 3
+
+
+def test_libraries_place_their_own_tensors(chat_model, chat_tokenizer):
+    generator = pipeline("text-generation", model=chat_model, tokenizer=chat_tokenizer)
+    text = run_as(CELL, "out = generator('Hello', max_new_tokens=3, do_sample=False)", generator=generator)["out"]
+    assert text[0]["generated_text"].startswith("Hello")
+
+
+def test_the_audit_changes_no_result(chat_model, chat_tokenizer):
+    inputs = chat_tokenizer("The cat sat on the mat", return_tensors="pt").to(chat_model.device)
+    with torch.no_grad():
+        audited = chat_model(**inputs).logits
+    devicecheck.stop_audit()
+    try:
+        plain_inputs = chat_tokenizer("The cat sat on the mat", return_tensors="pt")
+        with torch.no_grad():
+            plain = chat_model(**plain_inputs).logits
+        assert type(plain) is torch.Tensor
+    finally:
+        devicecheck.start_audit()
+    assert torch.equal(audited, plain)
+    assert repr(inputs["input_ids"]) == repr(plain_inputs["input_ids"])  # marked tensors print the same
+    assert f"{audited[0, 0, 0]:.3f}" == f"{plain[0, 0, 0]:.3f}"
+
+
+def test_models_loaded_under_the_audit_are_intact():
+    # Replacing torch.tensor by a wrapper once left RoPE's buffers uninitialised; the audit
+    # uses a torch function mode instead. Eager attention is the loading path that broke.
+    model = models.load_model(device="cpu", attn_implementation="eager")
+    inv_freq = model.model.rotary_emb.inv_freq
+    head_dim = model.config.head_dim
+    theta = model.config.rope_parameters["rope_theta"]
+    expected = 1.0 / theta ** (torch.arange(0, head_dim, 2).float() / head_dim)
+    assert torch.allclose(inv_freq, expected)
+
+
+def test_start_if_requested_follows_the_environment(monkeypatch):
+    monkeypatch.setenv(devicecheck.AUDIT_ENV_VAR, "0")
+    assert devicecheck.start_if_requested() is False
+    monkeypatch.setenv(devicecheck.AUDIT_ENV_VAR, "1")
+    assert devicecheck.start_if_requested() is True  # already on: idempotent
