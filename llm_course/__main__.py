@@ -32,9 +32,14 @@ def doctor() -> int:
 
 def prepare() -> int:
     from . import models
+    from .i18n import bilingual
 
-    folder = models.ensure_cached(models.DEFAULT_CHAT_MODEL)
-    print(f"The chat model is ready in {folder}")
+    try:
+        folder = models.ensure_cached(models.DEFAULT_CHAT_MODEL)
+    except models.ModelError as err:  # a message that says what to do, not a traceback
+        print(err, file=sys.stderr)
+        return 1
+    print(bilingual(f"대화 모델이 준비되었습니다(ready): {folder}", f"The chat model is ready in {folder}"))
     return 0
 
 

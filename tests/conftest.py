@@ -14,6 +14,22 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "network: needs the machine's real network; never runs in CI "
+                                       "(run it with LLM_COURSE_NETWORK_TESTS=1)")
+
+
+def pytest_collection_modifyitems(config, items):
+    import os
+
+    if os.environ.get("LLM_COURSE_NETWORK_TESTS") == "1" and not os.environ.get("CI"):
+        return
+    skip = pytest.mark.skip(reason="needs the real network: set LLM_COURSE_NETWORK_TESTS=1 (never in CI)")
+    for item in items:
+        if "network" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _inputs_follow_the_model_device():
     """Every unit test runs under the device audit (llm_course.devicecheck): a helper of

