@@ -23,10 +23,12 @@ def asset_path(name: str) -> Path:
 
     path = Path(str(files("llm_course.assets") / name))
     if not path.is_file():
-        raise FileNotFoundError(
+        from .i18n import bilingual
+
+        raise FileNotFoundError(bilingual(
+            f"과정의 데이터 파일 assets/{name}이 없습니다. 과정 패키지를 다시 설치하세요(./course.sh lab, Colab에서는 첫 셀을 다시 실행).",
             f"The course data file assets/{name} is missing. Reinstall the course package "
-            "(./course.sh lab, or on Colab rerun the first cell)."
-        )
+            "(./course.sh lab, or on Colab rerun the first cell)."))
     return path
 
 # The one place the repository's address is written. The README's Colab badges

@@ -26,6 +26,7 @@ from __future__ import annotations
 import torch
 
 from .embeddings import rope_inverse_frequencies
+from .i18n import bilingual
 
 DISPLAY_MAX_TOKENS = 40  # heatmaps with more labels than this are unreadable
 
@@ -44,11 +45,12 @@ def require_eager(model) -> None:
     """Raise a clear error unless ``model`` runs eager attention (the only kind that returns weights). Notebook 03."""
     impl = getattr(model.config, "_attn_implementation", None)
     if impl != "eager":
-        raise ValueError(
+        raise ValueError(bilingual(
+            f"이 모델은 '{impl}' 어텐션으로 실행되어 어텐션 가중치를 돌려주지 않습니다. "
+            "attn_implementation=\"eager\"로 불러오세요. 예: models.load_model(attn_implementation=\"eager\")",
             f"This model runs '{impl}' attention, which returns no attention weights. "
             "Load it with attn_implementation=\"eager\", for example "
-            "models.load_model(attn_implementation=\"eager\")."
-        )
+            "models.load_model(attn_implementation=\"eager\")."))
 
 
 def encode_text(tokenizer, text: str, model, max_tokens: int | None = None):
@@ -58,19 +60,20 @@ def encode_text(tokenizer, text: str, model, max_tokens: int | None = None):
     number where a figure must stay readable.
     """
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("The text is empty: type at least one word to see its attention.")
+        raise ValueError(bilingual("글이 비어 있습니다. 어텐션을 보려면 단어를 하나 이상 입력하세요.",
+                                   "The text is empty: type at least one word to see its attention."))
     limit = context_length(model)
     encoded = tokenizer(text, return_tensors="pt")
     n = encoded["input_ids"].shape[1]
     if n > limit:
-        raise ValueError(
-            f"The text has {n} tokens but the model's context holds at most {limit}; shorten the text."
-        )
+        raise ValueError(bilingual(
+            f"글이 {n}토큰인데 이 모델의 문맥은 최대 {limit}토큰입니다. 글을 줄이세요.",
+            f"The text has {n} tokens but the model's context holds at most {limit}; shorten the text."))
     if max_tokens is not None and n > max_tokens:
-        raise ValueError(
+        raise ValueError(bilingual(
+            f"글이 {n}토큰입니다. 이 화면은 글자가 읽히도록 최대 {max_tokens}토큰까지만 보여 줍니다. 글을 줄이세요.",
             f"The text has {n} tokens; this view shows at most {max_tokens} so the labels stay readable. "
-            "Shorten the text."
-        )
+            "Shorten the text."))
     return encoded.to(model.device)
 
 
@@ -108,7 +111,11 @@ def check_layer_head(attentions, layer: int, head: int) -> None:
     num_layers, num_heads = attentions.shape[0], attentions.shape[1]
     for name, value, size in (("layer", layer, num_layers), ("head", head, num_heads)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < size:
-            raise ValueError(f"{name} must be an integer from 0 to {size - 1} (this model has {size}); got {value!r}.")
+            ko_name = {"layer": "층", "head": "헤드"}[name]
+            raise ValueError(bilingual(
+                f"{ko_name} 번호는 0부터 {size - 1}까지의 정수여야 합니다(이 모델은 {ko_name} {size}개). "
+                f"들어온 값: {value!r}",
+                f"{name} must be an integer from 0 to {size - 1} (this model has {size}); got {value!r}."))
 
 
 # --------------------------------------------------------------------------
@@ -124,14 +131,16 @@ def diagonal_scores(attentions: torch.Tensor, offset: int = 0) -> torch.Tensor:
     """
     diag = torch.diagonal(attentions, offset=offset, dim1=-2, dim2=-1)  # (L, H, seq_len - |offset|)
     if diag.shape[-1] == 0:
-        raise ValueError("The text is too short for this score: give at least two tokens.")
+        raise ValueError(bilingual("이 점수를 내기에는 글이 너무 짧습니다. 토큰이 두 개 이상 필요합니다.",
+                                   "The text is too short for this score: give at least two tokens."))
     return diag.mean(-1)
 
 
 def first_token_scores(attentions: torch.Tensor) -> torch.Tensor:
     """Mean weight each head puts on the first token, from every later query, shape ``(num_layers, num_heads)``. Notebook 03."""
     if attentions.shape[-1] < 2:
-        raise ValueError("The text is too short for this score: give at least two tokens.")
+        raise ValueError(bilingual("이 점수를 내기에는 글이 너무 짧습니다. 토큰이 두 개 이상 필요합니다.",
+                                   "The text is too short for this score: give at least two tokens."))
     return attentions[..., 1:, 0].mean(-1)
 
 
@@ -183,7 +192,8 @@ def head_by_hand(model, hidden_states: torch.Tensor, layer: int, head: int, *, u
     kv_head = head // group
     rope = getattr(config, "rope_parameters", None) or {"rope_theta": config.rope_theta}  # transformers 4.x
     if rope.get("rope_type", "default") != "default":
-        raise NotImplementedError(f"head_by_hand handles plain RoPE only, not '{rope['rope_type']}'.")
+        raise NotImplementedError(bilingual(f"head_by_hand는 기본 RoPE만 다룹니다('{rope['rope_type']}'는 아닙니다).",
+                                            f"head_by_hand handles plain RoPE only, not '{rope['rope_type']}'."))
     with torch.no_grad():
         x = block.input_layernorm(hidden_states)  # (seq_len, hidden_size)
         rows_q = slice(head * head_dim, (head + 1) * head_dim)

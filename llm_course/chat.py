@@ -28,6 +28,8 @@ from __future__ import annotations
 import html
 import re
 
+from .i18n import bilingual
+
 VALID_ROLES = ("system", "user", "assistant")
 
 # A chat template in the style of the Zephyr family (<|user|> ... </s>), written
@@ -51,38 +53,43 @@ def validate_messages(messages) -> list[dict]:
     ``ValueError`` that names the message at fault and shows a valid example.
     """
     if isinstance(messages, (str, dict)) or not hasattr(messages, "__iter__"):
-        raise ValueError(
-            f"A conversation is a list of messages, not {type(messages).__name__}. "
-            f"For example: {_EXAMPLE}"
-        )
+        raise ValueError(bilingual(
+            f"대화는 메시지의 목록(list)이어야 합니다({type(messages).__name__}가 아니라). 예: {_EXAMPLE}",
+            f"A conversation is a list of messages, not {type(messages).__name__}. For example: {_EXAMPLE}"))
     messages = list(messages)
     if not messages:
-        raise ValueError(f"The conversation is empty: give at least one message, for example {_EXAMPLE}")
+        raise ValueError(bilingual(f"대화가 비어 있습니다. 메시지를 하나 이상 넣으세요. 예: {_EXAMPLE}",
+                                   f"The conversation is empty: give at least one message, for example {_EXAMPLE}"))
     checked = []
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
-            raise ValueError(
+            raise ValueError(bilingual(
+                f"메시지 {i}번의 형식이 {type(message).__name__}입니다. 'role'과 'content'가 있는 딕셔너리여야 합니다. "
+                f"예: {_EXAMPLE}",
                 f"Message {i} is a {type(message).__name__}, not a dict with 'role' and 'content'. "
-                f"For example: {_EXAMPLE}"
-            )
+                f"For example: {_EXAMPLE}"))
         if "role" not in message:
-            raise ValueError(
+            raise ValueError(bilingual(
+                f"메시지 {i}번에 'role'이 없습니다(있는 키: {sorted(message)}). {', '.join(VALID_ROLES)} 중 하나를 "
+                "넣으세요. 예: {'role': 'user', 'content': ...}",
                 f"Message {i} has no 'role' (it has {sorted(message)}). "
-                f"Add one of {', '.join(VALID_ROLES)}, for example {{'role': 'user', 'content': ...}}."
-            )
+                f"Add one of {', '.join(VALID_ROLES)}, for example {{'role': 'user', 'content': ...}}."))
         role = message["role"]
         if role not in VALID_ROLES:
-            raise ValueError(
+            raise ValueError(bilingual(
+                f"메시지 {i}번에 알 수 없는 역할이 있습니다: {role!r}. 쓸 수 있는 역할은 "
+                f"{', '.join(VALID_ROLES)}(소문자)입니다. 'system'은 행동 방식, 'user'는 사람, 'assistant'는 모델입니다.",
                 f"Message {i} has the unknown role {role!r}. Valid roles are {', '.join(VALID_ROLES)} "
-                "(lower case): 'system' sets the behaviour, 'user' is the person, 'assistant' the model."
-            )
+                "(lower case): 'system' sets the behaviour, 'user' is the person, 'assistant' the model."))
         if "content" not in message:
-            raise ValueError(f"Message {i} ({role}) has no 'content'. Add the text as 'content': '...'.")
+            raise ValueError(bilingual(f"메시지 {i}번({role})에 'content'가 없습니다. 'content': '...'로 글을 넣으세요.",
+                                       f"Message {i} ({role}) has no 'content'. Add the text as 'content': '...'."))
         if not isinstance(message["content"], str):
-            raise ValueError(
+            raise ValueError(bilingual(
+                f"메시지 {i}번({role})의 content가 {type(message['content']).__name__} 형식입니다. "
+                "이 과정의 모델은 글(문자열)만 받으니 문자열로 바꾸세요.",
                 f"Message {i} ({role}) has content of type {type(message['content']).__name__}; "
-                "this course's models take plain text: make it a string."
-            )
+                "this course's models take plain text: make it a string."))
         checked.append({"role": role, "content": message["content"]})
     return checked
 
@@ -95,7 +102,8 @@ def validate_messages(messages) -> list[dict]:
 def _special_pattern(tokenizer) -> re.Pattern:
     specials = sorted(set(tokenizer.all_special_tokens), key=len, reverse=True)
     if not specials:
-        raise ValueError("This tokenizer declares no special tokens, so there is nothing to mark.")
+        raise ValueError(bilingual("이 토크나이저에는 특수 토큰이 없어서 표시할 것이 없습니다.",
+                                   "This tokenizer declares no special tokens, so there is nothing to mark."))
     return re.compile("|".join(re.escape(s) for s in specials))
 
 
@@ -145,7 +153,8 @@ def generate_reply(model, tokenizer, messages, *, max_new_tokens: int = 40, do_s
 
     messages = validate_messages(messages)
     if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be at least 1; got {max_new_tokens}.")
+        raise ValueError(bilingual(f"max_new_tokens는 1 이상이어야 합니다. 들어온 값: {max_new_tokens}",
+                                   f"max_new_tokens must be at least 1; got {max_new_tokens}."))
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
     with torch.no_grad():
@@ -164,12 +173,14 @@ def chat_step(messages, user_text: str, reply_fn) -> list[dict]:
     ``user_text`` raises ``ValueError``.
     """
     if not isinstance(user_text, str) or not user_text.strip():
-        raise ValueError("Type a message first: the user's text is empty.")
+        raise ValueError(bilingual("먼저 메시지를 입력하세요. 사용자의 글이 비어 있습니다.",
+                                   "Type a message first: the user's text is empty."))
     conversation = validate_messages(messages) if messages else []
     conversation.append({"role": "user", "content": user_text.strip()})
     reply = reply_fn(conversation)
     if not isinstance(reply, str):
-        raise ValueError(f"reply_fn must return the reply as a string; it returned {type(reply).__name__}.")
+        raise ValueError(bilingual(f"reply_fn은 답을 문자열로 돌려줘야 합니다({type(reply).__name__}를 돌려줌).",
+                                   f"reply_fn must return the reply as a string; it returned {type(reply).__name__}."))
     conversation.append({"role": "assistant", "content": reply})
     return conversation
 
@@ -200,11 +211,12 @@ def params_from_name(name: str) -> float:
     ``ValueError``: read the model card instead.
     """
     if not isinstance(name, str):
-        raise ValueError(f"Give the model name as a string; got {type(name).__name__}.")
+        raise ValueError(bilingual(f"모델 이름을 문자열로 주세요({type(name).__name__}가 들어왔습니다).",
+                                   f"Give the model name as a string; got {type(name).__name__}."))
     found = _SIZE.findall(name.split("/")[-1])
     if not found:
-        raise ValueError(
-            f"No size such as '135M' or '8B' in the name {name!r}; read the parameter count on the model card."
-        )
+        raise ValueError(bilingual(
+            f"이름 {name!r}에 '135M', '8B' 같은 크기가 없습니다. 모델 카드에서 파라미터 수를 확인하세요.",
+            f"No size such as '135M' or '8B' in the name {name!r}; read the parameter count on the model card."))
     number, unit = found[-1]
     return float(number) * _SCALE[unit.lower()]

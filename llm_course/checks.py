@@ -212,6 +212,7 @@ def self_check(func):
                          (f"답을 확인하다가 문제가 생겼습니다 ({type(err).__name__}: {err}). 답의 형식을 확인하세요.",
                           f"Checking the answer failed ({type(err).__name__}: {err}). Check the answer's form."))
 
+    wrapper.__self_check__ = True  # tests/test_checks.py finds every check by this mark
     return wrapper
 
 
@@ -220,36 +221,43 @@ def self_check(func):
 # --------------------------------------------------------------------------
 
 
+def _wrong(answer, ko_rest: str, en_rest: str) -> tuple[str, str]:
+    """The usual "X is not it" pair, with the particle that X's last sound takes."""
+    shown = _shown(answer)
+    return f"{josa(shown, '은/는')} 정답이 아닙니다. {ko_rest}", f"{shown} is not it. {en_rest}"
+
+
+@self_check
 def setup_parameter_count(answer, model) -> CheckResult:
     """Exercise 00.1: the number of parameters of the loaded model."""
     if answer is None:
         return not_answered("`n_params`에 모델의 파라미터 수를 넣으세요.",
                             "set `n_params` to the model's number of parameters.")
+    value = as_integer(answer)
     truth = sum(p.numel() for p in model.parameters())
     return check(
-        answer == truth,
+        value == truth,
         (f"맞습니다. 이 모델의 파라미터는 {truth:,}개, 약 {truth / 1e6:.1f} M입니다.",
          f"Right: this model has {truth:,} parameters, about {truth / 1e6:.1f} M."),
-        (f"{answer!r}는 정답이 아닙니다. 힌트: `sum(p.numel() for p in model.parameters())`",
-         f"{answer!r} is not it. Hint: `sum(p.numel() for p in model.parameters())`"),
+        _wrong(answer, "힌트: `sum(p.numel() for p in model.parameters())`",
+               "Hint: `sum(p.numel() for p in model.parameters())`"),
     )
 
 
-def setup_new_tokens(generated_text: str | None, prompt: str, tokenizer, limit: int) -> CheckResult:
+@self_check
+def setup_new_tokens(generated_text, prompt: str, tokenizer, limit: int) -> CheckResult:
     """Exercise 00.2: generate at most ``limit`` new tokens after ``prompt``."""
     if generated_text is None:
         return not_answered("생성 결과 문자열을 `my_text`에 넣으세요.",
                             "put the generated string into `my_text`.")
     if not isinstance(generated_text, str):
-        return check(False, ("", ""),
-                     (f"문자열이 필요한데 {type(generated_text).__name__}이(가) 들어왔습니다. "
-                      "`result[0][\"generated_text\"]`처럼 글만 꺼내 넣으세요.",
-                      f"A string is needed, got a {type(generated_text).__name__}. "
-                      "Take the text out: `result[0][\"generated_text\"]`."))
+        raise AnswerProblem(f"문자열이 필요한데 {josa(_type_name(generated_text), '이/가')} 들어왔습니다. "
+                            "`result[0][\"generated_text\"]`처럼 글만 꺼내 넣으세요.",
+                            f"A string is needed, got a {_type_name(generated_text)}. "
+                            "Take the text out: `result[0][\"generated_text\"]`.")
     if not generated_text.startswith(prompt):
-        return check(False, ("", ""),
-                     ("생성된 글이 프롬프트로 시작하지 않습니다. 파이프라인의 `generated_text`를 그대로 넣으세요.",
-                      "The text does not start with the prompt; use the pipeline's `generated_text` as it is."))
+        raise AnswerProblem("생성된 글이 프롬프트로 시작하지 않습니다. 파이프라인의 `generated_text`를 그대로 넣으세요.",
+                            "The text does not start with the prompt; use the pipeline's `generated_text` as it is.")
     new = generated_text[len(prompt):]
     n_new = len(tokenizer(new, add_special_tokens=False)["input_ids"])
     return check(
@@ -261,77 +269,24 @@ def setup_new_tokens(generated_text: str | None, prompt: str, tokenizer, limit: 
     )
 
 
+@self_check
 def setup_model_memory(answer_mb, model) -> CheckResult:
     """Exercise 00.3: the model's weight memory in megabytes (float32: 4 bytes per parameter)."""
     if answer_mb is None:
         return not_answered("`weights_mb`에 가중치 메모리(MB)를 계산해 넣으세요.",
                             "compute the weights' memory in MB into `weights_mb`.")
+    value = as_number(answer_mb, unit="MB")
     truth = sum(p.numel() * p.element_size() for p in model.parameters()) / 1e6
+    hint_ko = "float32 파라미터 하나는 4바이트, 1 MB는 1e6 바이트입니다."
+    hint_en = "One float32 parameter takes 4 bytes; 1 MB is 1e6 bytes."
+    if abs(value - truth * 1e6) <= 0.01 * truth * 1e6:
+        hint_ko, hint_en = "바이트 수입니다. 1e6으로 나눠 MB로 바꾸세요.", "That is in bytes: divide by 1e6 for MB."
     return check(
-        abs(float(answer_mb) - truth) <= 0.01 * truth,
+        abs(value - truth) <= 0.01 * truth,
         (f"맞습니다. 약 {truth:.0f} MB입니다 (파라미터 수 × 4바이트).",
          f"Right: about {truth:.0f} MB (parameters × 4 bytes)."),
-        (f"{answer_mb}는 {truth:.0f} MB와 다릅니다. float32 파라미터 하나는 4바이트, 1 MB는 1e6 바이트입니다.",
-         f"{answer_mb} differs from {truth:.0f} MB. One float32 parameter takes 4 bytes; 1 MB is 1e6 bytes."),
-    )
-
-
-# --------------------------------------------------------------------------
-# Notebook 02: embeddings
-# --------------------------------------------------------------------------
-
-
-def embeddings_token_similarity(answer, tokenizer, model, word_a: str = " cat", word_b: str = " dog") -> CheckResult:
-    """Exercise 02.1: cosine similarity of two tokens' rows in the chat model's embedding matrix."""
-    if answer is None:
-        return not_answered("`cat_dog`에 두 토큰 벡터의 코사인 유사도를 넣으세요.",
-                            "put the two token vectors' cosine similarity into `cat_dog`.")
-    import torch.nn.functional as F
-
-    from .embeddings import token_id
-
-    matrix = model.get_input_embeddings().weight.detach()
-    truth = float(F.cosine_similarity(matrix[token_id(tokenizer, word_a)], matrix[token_id(tokenizer, word_b)], dim=0))
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        value = None
-    return check(
-        value is not None and abs(value - truth) < 1e-3,
-        (f"맞습니다. {word_a!r}와 {word_b!r}의 코사인 유사도는 {truth:.3f}입니다.",
-         f"Right: the cosine similarity of {word_a!r} and {word_b!r} is {truth:.3f}."),
-        (f"{answer!r}는 정답이 아닙니다. 힌트: 두 토큰의 ID로 임베딩 행렬의 행을 꺼내 "
-         "`F.cosine_similarity(a, b, dim=0)`을 계산하세요.",
-         f"{answer!r} is not it. Hint: take the two tokens' rows of the embedding matrix by id and "
-         "compute `F.cosine_similarity(a, b, dim=0)`."),
-    )
-
-
-def embeddings_semantic_search(answer, query: str, sentences: list[str], encoder, k: int = 3) -> CheckResult:
-    """Exercise 02.2: indices of the ``k`` sentences closest to ``query``, best first."""
-    if answer is None:
-        return not_answered(f"`top{k}`에 가장 비슷한 문장 {k}개의 번호를 순서대로 넣으세요.",
-                            f"put the indices of the {k} most similar sentences, best first, into `top{k}`.")
-    from .embeddings import semantic_search
-
-    vectors = encoder.encode([query, *sentences], convert_to_tensor=True)
-    truth = semantic_search(vectors[0], vectors[1:], k=k)
-    try:
-        given = [int(i) for i in answer]
-    except (TypeError, ValueError):
-        given = None
-    if given is not None and len(given) == k and given[0] == truth[0] and given != truth:
-        return check(False, ("", ""),
-                     (f"1등({truth[0]}번)은 맞았습니다. 나머지 순서를 확인하세요: 유사도가 큰 것부터입니다.",
-                      f"The best match ({truth[0]}) is right; check the rest: highest similarity first."))
-    return check(
-        given == truth,
-        (f"맞습니다. 질문에 가장 가까운 문장은 {truth[0]}번: {sentences[truth[0]]!r}",
-         f"Right: the sentence closest to the query is {truth[0]}: {sentences[truth[0]]!r}"),
-        (f"{answer!r}는 정답이 아닙니다. 질문과 문장들을 `encode`한 뒤 코사인 유사도가 큰 순서로 "
-         f"번호 {k}개를 고르세요 (`topk`).",
-         f"{answer!r} is not it. Encode the query and the sentences, then take the {k} indices with the "
-         "highest cosine similarity (`topk`)."),
+        (f"{josa(_shown(answer_mb), '은/는')} {truth:.0f} MB와 다릅니다. {hint_ko}",
+         f"{_shown(answer_mb)} differs from {truth:.0f} MB. {hint_en}"),
     )
 
 
@@ -340,6 +295,7 @@ def embeddings_semantic_search(answer, query: str, sentences: list[str], encoder
 # --------------------------------------------------------------------------
 
 
+@self_check
 def tokenization_paragraph_cost(answer, tokenizer, ko_text: str, en_text: str) -> CheckResult:
     """Exercise 01.1: ``{"ko": n, "en": m}``, the token counts of a paragraph in Korean and in English."""
     from . import tokens
@@ -350,21 +306,22 @@ def tokenization_paragraph_cost(answer, tokenizer, ko_text: str, en_text: str) -
     try:
         truth = {"ko": tokens.count_tokens(tokenizer, ko_text), "en": tokens.count_tokens(tokenizer, en_text)}
     except ValueError as err:
-        return check(False, ("", ""), (f"문단을 먼저 채우세요: {err}", f"Fill in the paragraphs first: {err}"))
+        raise AnswerProblem(f"문단을 먼저 채우세요: {err}", f"Fill in the paragraphs first: {err}") from None
     if not isinstance(answer, dict) or set(answer) != {"ko", "en"}:
-        return check(False, ("", ""),
-                     ("답은 \"ko\"와 \"en\" 두 키를 가진 딕셔너리여야 합니다.",
-                      "The answer must be a dict with exactly the keys \"ko\" and \"en\"."))
+        raise AnswerProblem("답은 \"ko\"와 \"en\" 두 키를 가진 딕셔너리여야 합니다. 예: {\"ko\": 40, \"en\": 12}",
+                            "The answer must be a dict with exactly the keys \"ko\" and \"en\", e.g. {\"ko\": 40, \"en\": 12}.")
+    given = {lang: as_integer(answer[lang]) for lang in ("ko", "en")}
     ratio = truth["ko"] / truth["en"]
     return check(
-        answer == truth,
+        given == truth,
         (f"맞습니다. 한국어 {truth['ko']}개, 영어 {truth['en']}개, 한국어가 {ratio:.1f}배입니다.",
          f"Right: {truth['ko']} Korean tokens, {truth['en']} English ones; Korean costs {ratio:.1f}×."),
-        (f"{answer}는 정답이 아닙니다. 힌트: `len(tokenizer(text, add_special_tokens=False)[\"input_ids\"])`",
-         f"{answer} is not it. Hint: `len(tokenizer(text, add_special_tokens=False)[\"input_ids\"])`"),
+        _wrong(answer, "힌트: `len(tokenizer(text, add_special_tokens=False)[\"input_ids\"])`",
+               "Hint: `len(tokenizer(text, add_special_tokens=False)[\"input_ids\"])`"),
     )
 
 
+@self_check
 def tokenization_utf8_bytes(answer, text: str, tokenizer) -> CheckResult:
     """Exercise 01.2: the number of UTF-8 bytes of ``text``, the most tokens a byte-level BPE can need."""
     from . import tokens
@@ -372,19 +329,25 @@ def tokenization_utf8_bytes(answer, text: str, tokenizer) -> CheckResult:
     if answer is None:
         return not_answered("`n_bytes`에 문장의 UTF-8 바이트 수를 넣으세요.",
                             "set `n_bytes` to the sentence's number of UTF-8 bytes.")
+    value = as_integer(answer)
     truth = len(text.encode("utf-8"))
     n_tokens = tokens.count_tokens(tokenizer, text)
+    hint = ("힌트: `len(text.encode(\"utf-8\"))`. 한글 한 글자는 3바이트입니다.",
+            "Hint: `len(text.encode(\"utf-8\"))`; a Hangul syllable takes 3 bytes.")
+    if value == len(text):
+        hint = ("글자 수를 셌습니다. 바이트 수는 `len(text.encode(\"utf-8\"))`입니다(한글 한 글자 = 3바이트).",
+                "That counts characters; bytes are `len(text.encode(\"utf-8\"))` (a Hangul syllable is 3 bytes).")
     return check(
-        answer == truth,
+        value == truth,
         (f"맞습니다. {len(text)}글자가 {truth}바이트입니다. 바이트 수준 BPE는 토큰 하나가 1바이트 이상이므로 "
          f"토큰이 {truth}개를 넘을 수 없습니다. 실제로는 {n_tokens}개입니다.",
          f"Right: {len(text)} characters take {truth} bytes. Every byte-level token holds at least one byte, "
          f"so there can be at most {truth} tokens; there are {n_tokens}."),
-        (f"{answer!r}는 정답이 아닙니다. 힌트: `len(text.encode(\"utf-8\"))`. 한글 한 글자는 3바이트입니다.",
-         f"{answer!r} is not it. Hint: `len(text.encode(\"utf-8\"))`; a Hangul syllable takes 3 bytes."),
+        _wrong(answer, *hint),
     )
 
 
+@self_check
 def tokenization_beat_cl100k(my_bpe, korean_sentences: list[str], reference_count: int,
                              max_vocab: int = 2000) -> CheckResult:
     """Exercise 01.3: a BPE of at most ``max_vocab`` tokens that needs fewer tokens than ``reference_count``."""
@@ -396,14 +359,12 @@ def tokenization_beat_cl100k(my_bpe, korean_sentences: list[str], reference_coun
         return not_answered("`my_bpe`에 직접 학습한 tokenizers.Tokenizer를 넣으세요.",
                             "set `my_bpe` to a tokenizers.Tokenizer you trained.")
     if not isinstance(my_bpe, Tokenizer):
-        return check(False, ("", ""),
-                     (f"`my_bpe`는 tokenizers.Tokenizer여야 합니다 (지금은 {type(my_bpe).__name__}).",
-                      f"`my_bpe` must be a tokenizers.Tokenizer (it is a {type(my_bpe).__name__})."))
+        raise AnswerProblem(f"`my_bpe`는 tokenizers.Tokenizer여야 합니다 (지금은 {_type_name(my_bpe)}).",
+                            f"`my_bpe` must be a tokenizers.Tokenizer (it is a {_type_name(my_bpe)}).")
     vocab = my_bpe.get_vocab_size()
     if vocab > max_vocab:
-        return check(False, ("", ""),
-                     (f"어휘가 {vocab}개입니다. {max_vocab}개 이하로 학습하세요.",
-                      f"The vocabulary has {vocab} tokens; train one with at most {max_vocab}."))
+        raise AnswerProblem(f"어휘가 {vocab}개입니다. {max_vocab}개 이하로 학습하세요.",
+                            f"The vocabulary has {vocab} tokens; train one with at most {max_vocab}.")
     count = sum(tokens.count_tokens(my_bpe, s) for s in korean_sentences)
     return check(
         count < reference_count,
@@ -418,47 +379,81 @@ def tokenization_beat_cl100k(my_bpe, korean_sentences: list[str], reference_coun
 
 
 # --------------------------------------------------------------------------
+# Notebook 02: embeddings
+# --------------------------------------------------------------------------
+
+
+@self_check
+def embeddings_token_similarity(answer, tokenizer, model, word_a: str = " cat", word_b: str = " dog") -> CheckResult:
+    """Exercise 02.1: cosine similarity of two tokens' rows in the chat model's embedding matrix."""
+    if answer is None:
+        return not_answered("`cat_dog`에 두 토큰 벡터의 코사인 유사도를 넣으세요.",
+                            "put the two token vectors' cosine similarity into `cat_dog`.")
+    import torch.nn.functional as F
+
+    from .embeddings import token_id
+
+    value = as_number(answer)
+    matrix = model.get_input_embeddings().weight.detach()
+    truth = float(F.cosine_similarity(matrix[token_id(tokenizer, word_a)], matrix[token_id(tokenizer, word_b)], dim=0))
+    return check(
+        abs(value - truth) < 1e-3,
+        (f"맞습니다. {word_a!r}와 {word_b!r}의 코사인 유사도는 {truth:.3f}입니다.",
+         f"Right: the cosine similarity of {word_a!r} and {word_b!r} is {truth:.3f}."),
+        _wrong(answer, "힌트: 두 토큰의 ID로 임베딩 행렬의 행을 꺼내 `F.cosine_similarity(a, b, dim=0)`을 계산하세요.",
+               "Hint: take the two tokens' rows of the embedding matrix by id and compute "
+               "`F.cosine_similarity(a, b, dim=0)`."),
+    )
+
+
+@self_check
+def embeddings_semantic_search(answer, query: str, sentences: list[str], encoder, k: int = 3) -> CheckResult:
+    """Exercise 02.2: indices of the ``k`` sentences closest to ``query``, best first."""
+    if answer is None:
+        return not_answered(f"`top{k}`에 가장 비슷한 문장 {k}개의 번호를 순서대로 넣으세요.",
+                            f"put the indices of the {k} most similar sentences, best first, into `top{k}`.")
+    from .embeddings import semantic_search
+
+    given = as_int_list(answer, length=k)
+    vectors = encoder.encode([query, *sentences], convert_to_tensor=True)
+    truth = semantic_search(vectors[0], vectors[1:], k=k)
+    if given[0] == truth[0] and given != truth:
+        raise AnswerProblem(f"1등({truth[0]}번)은 맞았습니다. 나머지 순서를 확인하세요: 유사도가 큰 것부터입니다.",
+                            f"The best match ({truth[0]}) is right; check the rest: highest similarity first.")
+    return check(
+        given == truth,
+        (f"맞습니다. 질문에 가장 가까운 문장은 {truth[0]}번: {sentences[truth[0]]!r}",
+         f"Right: the sentence closest to the query is {truth[0]}: {sentences[truth[0]]!r}"),
+        _wrong(answer, f"질문과 문장들을 `encode`한 뒤 코사인 유사도가 큰 순서로 번호 {k}개를 고르세요 (`topk`).",
+               f"Encode the query and the sentences, then take the {k} indices with the highest cosine "
+               "similarity (`topk`)."),
+    )
+
+
+# --------------------------------------------------------------------------
 # Notebook 03: attention
 # --------------------------------------------------------------------------
 
 
-def _integral(answer):
-    """``answer`` as an int when it is a whole number (int, integral float, 0-d tensor), else None.
-
-    ``7 // (n_heads / n_kv)`` gives ``2.0``: a right answer that should not be marked wrong.
-    Booleans and strings are not numbers here.
-    """
-    if isinstance(answer, (bool, str, bytes)):
-        return None
-    if hasattr(answer, "ndim") and hasattr(answer, "item"):  # torch / numpy scalars
-        if answer.ndim != 0:
-            return None
-        answer = answer.item()
-        if isinstance(answer, bool):
-            return None
-    try:
-        value = int(answer)
-        return value if value == answer else None
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
+@self_check
 def attention_kv_head(answer, model, head: int) -> CheckResult:
     """Exercise 03.1: which key/value head a query head reads under grouped-query attention."""
     if answer is None:
         return not_answered(f"`kv_head`에 쿼리 헤드 {head}번이 쓰는 키 헤드 번호를 넣으세요.",
                             f"set `kv_head` to the key head that query head {head} uses.")
+    value = as_integer(answer)
     group = model.config.num_attention_heads // model.config.num_key_value_heads
     truth = head // group
     return check(
-        _integral(answer) == truth,
+        value == truth,
         (f"맞습니다. 쿼리 헤드 {group}개가 키 헤드 하나를 나눠 쓰므로 헤드 {head}번은 키 헤드 {truth}번을 씁니다.",
          f"Right: {group} query heads share one key head, so head {head} uses key head {truth}."),
-        (f"{answer!r}: 정답이 아닙니다. 힌트: 그룹 크기는 num_attention_heads // num_key_value_heads = {group}입니다.",
-         f"{answer!r} is not it. Hint: the group size is num_attention_heads // num_key_value_heads = {group}."),
+        _wrong(answer, f"힌트: 그룹 크기는 num_attention_heads // num_key_value_heads = {group}입니다.",
+               f"Hint: the group size is num_attention_heads // num_key_value_heads = {group}."),
     )
 
 
+@self_check
 def attention_previous_token_head(answer, attentions) -> CheckResult:
     """Exercise 03.2: ``(layer, head)`` of the head that attends most to the previous token."""
     from .attention import best_head, diagonal_scores
@@ -467,51 +462,90 @@ def attention_previous_token_head(answer, attentions) -> CheckResult:
         return not_answered("`prev_head`에 (층, 헤드) 튜플을 넣으세요.",
                             "set `prev_head` to a (layer, head) tuple.")
     scores = diagonal_scores(attentions, offset=-1)
+    layers, heads = scores.shape
+    layer, head = as_int_list(answer, length=2)
+    if not (0 <= layer < layers and 0 <= head < heads):
+        raise AnswerProblem(f"({layer}, {head})는 범위를 벗어났습니다. 층 0-{layers - 1}, 헤드 0-{heads - 1}.",
+                            f"({layer}, {head}) is out of range: layers 0-{layers - 1}, heads 0-{heads - 1}.")
     truth = best_head(scores)
-    try:
-        layer, head = (int(v) for v in answer)
-        shown = f"({layer}, {head})"
-        valid = 0 <= layer < scores.shape[0] and 0 <= head < scores.shape[1]
-    except (TypeError, ValueError):
-        layer = head = None
-        shown, valid = repr(answer), False
-    if not valid:
-        return check(False, ("", ""),
-                     (f"{shown}: (층, 헤드) 튜플이 아니거나 범위를 벗어났습니다. 층 0-{scores.shape[0] - 1}, 헤드 0-{scores.shape[1] - 1}.",
-                      f"{shown} is not a (layer, head) tuple in range: layers 0-{scores.shape[0] - 1}, heads 0-{scores.shape[1] - 1}."))
-    best = float(scores[truth])
-    mine = float(scores[layer, head])
+    best, mine = float(scores[truth]), float(scores[layer, head])
     return check(
         (layer, head) == truth,
         (f"맞습니다. 층 {truth[0]}의 헤드 {truth[1]}번은 바로 앞 토큰에 평균 {best:.2f}의 가중치를 줍니다.",
          f"Right: layer {truth[0]}, head {truth[1]} puts {best:.2f} of its weight on the previous token on average."),
-        (f"{shown}의 점수는 {mine:.2f}이지만 더 높은 헤드가 있습니다. 모든 (층, 헤드)의 점수에서 argmax를 찾으세요.",
-         f"{shown} scores {mine:.2f}, but another head scores higher. Take the argmax over every (layer, head)."),
+        (f"({layer}, {head})의 점수는 {mine:.2f}이지만 더 높은 헤드가 있습니다. 모든 (층, 헤드)의 점수에서 argmax를 찾으세요.",
+         f"({layer}, {head}) scores {mine:.2f}, but another head scores higher. Take the argmax over every (layer, head)."),
     )
 
 
-def attention_head_by_hand(answer, attentions, layer: int, head: int) -> CheckResult:
-    """Exercise 03.3: one head's ``(seq_len, seq_len)`` weights computed by hand, compared with the model's."""
+_SECOND_SENTENCE = "A quiet river runs past the old mill, and the children follow it home."
+
+
+@self_check
+def attention_head_by_hand(answer, model, tokenizer, text: str, layer: int, head: int) -> CheckResult:
+    """Exercise 03.3: a function ``(hidden_states, layer, head) -> (seq_len, seq_len) weights`` computed by hand.
+
+    The check calls it on ``text`` at ``(layer, head)`` and on a second sentence
+    at another head, and compares both with the model's own weights. Calling the
+    model, its attention layers or ``attention.head_by_hand`` inside the function
+    does not count: the exercise is to compute the head yourself.
+    """
     import torch
 
+    from . import attention
+
     if answer is None:
-        return not_answered(f"`my_weights`에 층 {layer} 헤드 {head}의 가중치를 직접 계산해 넣으세요.",
-                            f"compute layer {layer}, head {head}'s weights into `my_weights`.")
-    truth = attentions[layer, head]
-    try:
-        mine = torch.as_tensor(answer, dtype=truth.dtype).reshape(truth.shape)
-    except (TypeError, ValueError, RuntimeError):
-        return check(False, ("", ""),
-                     (f"모양이 {tuple(truth.shape)}인 텐서가 필요합니다.",
-                      f"A tensor of shape {tuple(truth.shape)} is needed."))
-    diff = float((mine - truth).abs().max())
-    return check(
-        diff < 1e-4,
-        (f"맞습니다. 모델의 가중치와 최대 차이가 {diff:.1e}입니다.",
-         f"Right: the largest difference from the model's weights is {diff:.1e}."),
-        (f"최대 차이가 {diff:.3f}입니다. 키 헤드 번호(GQA), RoPE, 마스크를 확인하세요.",
-         f"The largest difference is {diff:.3f}. Check the key head (GQA), RoPE and the mask."),
-    )
+        return not_answered(f"`my_head_weights(hidden_states, layer, head)` 함수를 완성하세요 (층 {layer}, 헤드 {head}로 확인).",
+                            f"complete the function `my_head_weights(hidden_states, layer, head)` (checked at layer {layer}, head {head}).")
+    if not callable(answer):
+        raise AnswerProblem(f"함수가 필요한데 {josa(_type_name(answer), '이/가')} 들어왔습니다. `def my_head_weights(hidden_states, "
+                            "layer, head):`로 정의한 함수 이름을 넘기세요. 모델의 `attentions`를 그대로 넘기면 안 됩니다.",
+                            f"A function is needed, got a {_type_name(answer)}. Pass the function you defined with "
+                            "`def my_head_weights(hidden_states, layer, head):`, not the model's `attentions`.")
+    cases = [(text, layer, head), (_SECOND_SENTENCE, (layer + 7) % model.config.num_hidden_layers,
+                                   (head + 4) % model.config.num_attention_heads)]
+    for sentence, lay, hd in cases:
+        encoded = tokenizer(sentence, return_tensors="pt").to(model.device)
+        with torch.no_grad():
+            out = model(**encoded, output_attentions=True, output_hidden_states=True)
+        truth = out.attentions[lay][0, hd].float().cpu()
+        used = []
+        layers = [(f"어텐션 층 layers[{i}].self_attn", f"the attention layer layers[{i}].self_attn", blk.self_attn)
+                  for i, blk in enumerate(model.model.layers)]
+        hooks = [m.register_forward_pre_hook(lambda m, a, names=(ko, en): used.append(names))
+                 for ko, en, m in [("모델", "the model", model)] + layers]
+        original = attention.head_by_hand
+        attention.head_by_hand = lambda *a, **k: (used.append(("`attention.head_by_hand`", "`attention.head_by_hand`"))
+                                                  or original(*a, **k))
+        try:
+            with torch.no_grad():
+                mine = answer(out.hidden_states, lay, hd)
+        finally:
+            attention.head_by_hand = original
+            for h in hooks:
+                h.remove()
+        if used:
+            ko, en = used[0]
+            raise AnswerProblem(f"함수 안에서 {josa(ko, '을/를')} 불렀습니다. 모델이나 어텐션 층, `attention.head_by_hand` 없이 "
+                                "q_proj, k_proj, RoPE, 마스크, 소프트맥스로 직접 계산하세요.",
+                                f"The function called {en}. Compute the head yourself from q_proj, k_proj, RoPE, "
+                                "the mask and softmax, without the model, its attention layers or `attention.head_by_hand`.")
+        if mine is None:
+            return not_answered("`my_head_weights`가 아직 None을 돌려줍니다.", "`my_head_weights` still returns None.")
+        mine = as_tensor(mine, shape=tuple(truth.shape))
+        diff = float((mine - truth).abs().max())
+        if diff >= 1e-4:
+            where_ko = "두 번째 문장" if sentence != text else "노트북의 문장"
+            where_en = "a second sentence" if sentence != text else "the notebook's sentence"
+            return check(False, ("", ""),
+                         (f"{where_ko}(층 {lay}, 헤드 {hd})에서 모델과의 최대 차이가 {diff:.3f}입니다. "
+                          "키 헤드 번호(GQA), RoPE, 마스크를 확인하세요.",
+                          f"On {where_en} (layer {lay}, head {hd}) the largest difference from the model is {diff:.3f}. "
+                          "Check the key head (GQA), RoPE and the mask."))
+    return check(True, (f"맞습니다. 노트북의 문장(층 {layer}, 헤드 {head})과 처음 보는 문장(층 {cases[1][1]}, 헤드 "
+                        f"{cases[1][2]}) 모두에서 모델의 가중치와 일치합니다.",
+                        f"Right: it matches the model's weights on the notebook's sentence (layer {layer}, head {head}) "
+                        f"and on a sentence it had not seen (layer {cases[1][1]}, head {cases[1][2]})."), ("", ""))
 
 
 # --------------------------------------------------------------------------
@@ -519,30 +553,34 @@ def attention_head_by_hand(answer, attentions, layer: int, head: int) -> CheckRe
 # --------------------------------------------------------------------------
 
 
+@self_check
 def generation_new_text(answer, output_ids, input_length: int, tokenizer) -> CheckResult:
     """Exercise 05.1: decode only the tokens ``generate`` added after the prompt."""
     if answer is None:
         return not_answered("`new_text`에 새로 생성된 부분만 디코딩해 넣으세요.",
                             "decode only the newly generated part into `new_text`.")
+    if not isinstance(answer, str):
+        raise AnswerProblem(f"문자열이 필요한데 {josa(_type_name(answer), '이/가')} 들어왔습니다. `tokenizer.decode(...)`의 결과를 넣으세요.",
+                            f"A string is needed, got a {_type_name(answer)}; put in the result of `tokenizer.decode(...)`.")
     new_ids = output_ids[0, input_length:]
     accepted = {tokenizer.decode(new_ids, skip_special_tokens=True), tokenizer.decode(new_ids)}
     whole = tokenizer.decode(output_ids[0], skip_special_tokens=True)
-    if answer not in accepted and isinstance(answer, str) and answer.strip() == whole.strip():
-        return check(False, ("", ""),
-                     ("프롬프트까지 들어 있습니다. 디코더 모델의 출력은 프롬프트로 시작하니 "
-                      "`output_ids[0, input_length:]`처럼 입력 길이 뒤부터 잘라 디코딩하세요.",
-                      "It still contains the prompt: a decoder's output starts with the prompt, so slice "
-                      "from the input length, `output_ids[0, input_length:]`, before decoding."))
+    if answer not in accepted and answer.strip() == whole.strip():
+        raise AnswerProblem("프롬프트까지 들어 있습니다. 디코더 모델의 출력은 프롬프트로 시작하니 "
+                            "`output_ids[0, input_length:]`처럼 입력 길이 뒤부터 잘라 디코딩하세요.",
+                            "It still contains the prompt: a decoder's output starts with the prompt, so slice "
+                            "from the input length, `output_ids[0, input_length:]`, before decoding.")
     return check(
         answer in accepted,
         (f"맞습니다. 새로 생성된 부분은 {answer!r}입니다.", f"Right: the new part is {answer!r}."),
-        (f"{answer!r}는 새 토큰만 디코딩한 결과와 다릅니다. 힌트: `tokenizer.decode(output_ids[0, input_length:], "
+        (f"{josa(_shown(answer), '은/는')} 새 토큰만 디코딩한 결과와 다릅니다. 힌트: `tokenizer.decode(output_ids[0, input_length:], "
          "skip_special_tokens=True)`",
-         f"{answer!r} is not the new tokens decoded. Hint: `tokenizer.decode(output_ids[0, input_length:], "
+         f"{_shown(answer)} is not the new tokens decoded. Hint: `tokenizer.decode(output_ids[0, input_length:], "
          "skip_special_tokens=True)`"),
     )
 
 
+@self_check
 def generation_top_p_count(answer, logits, top_p: float) -> CheckResult:
     """Exercise 05.2: how many tokens top-p keeps for one next-token distribution (``logits``: 1-D)."""
     if answer is None:
@@ -550,15 +588,16 @@ def generation_top_p_count(answer, logits, top_p: float) -> CheckResult:
                             f"put the number of tokens top_p={top_p} keeps into `n_kept`.")
     from transformers import TopPLogitsWarper
 
+    value = as_integer(answer)
     kept = TopPLogitsWarper(top_p=top_p)(None, logits.reshape(1, -1).float())
     truth = _finite_count(kept)
     return check(
-        answer == truth,
+        value == truth,
         (f"맞습니다. top_p={top_p}는 어휘 {logits.numel():,}개 중 {truth}개만 남깁니다.",
          f"Right: top_p={top_p} keeps {truth} of the {logits.numel():,} tokens."),
-        (f"{answer!r}가 아닙니다. 확률을 큰 순서로 정렬해 누적합을 구하고, 누적합이 {top_p}에 닿는 토큰까지 셉니다"
+        (f"{josa(_shown(answer), '이/가')} 아닙니다. 확률을 큰 순서로 정렬해 누적합을 구하고, 누적합이 {top_p}에 닿는 토큰까지 셉니다"
          "(그 토큰도 포함).",
-         f"Not {answer!r}. Sort the probabilities from largest, take the running sum, and count up to and "
+         f"Not {_shown(answer)}. Sort the probabilities from largest, take the running sum, and count up to and "
          f"including the token where it reaches {top_p}."),
     )
 
@@ -570,6 +609,7 @@ def _finite_count(scores) -> int:
     return int(torch.isfinite(scores).sum())
 
 
+@self_check
 def generation_batched_left_padding(answer, prompts: list[str], model, tokenizer, max_new_tokens: int) -> CheckResult:
     """Exercise 05.3: one batched greedy call whose new texts equal generating each prompt alone."""
     if answer is None:
@@ -577,10 +617,10 @@ def generation_batched_left_padding(answer, prompts: list[str], model, tokenizer
                             "put the list of new texts, one per prompt, into `batch_texts`.")
     import torch
 
-    if not isinstance(answer, (list, tuple)) or len(answer) != len(prompts):
-        return check(False, ("", ""),
-                     (f"프롬프트 {len(prompts)}개에 하나씩, 문자열 목록이어야 합니다.",
-                      f"It must be a list of strings, one for each of the {len(prompts)} prompts."))
+    if (not isinstance(answer, (list, tuple)) or len(answer) != len(prompts)
+            or not all(isinstance(a, str) for a in answer)):
+        raise AnswerProblem(f"프롬프트 {len(prompts)}개에 하나씩, 문자열 목록이어야 합니다.",
+                            f"It must be a list of strings, one for each of the {len(prompts)} prompts.")
     alone = []
     for prompt in prompts:
         enc = tokenizer(prompt, return_tensors="pt").to(model.device)
@@ -604,40 +644,36 @@ def generation_batched_left_padding(answer, prompts: list[str], model, tokenizer
 # --------------------------------------------------------------------------
 
 
+@self_check
 def prompting_token_count(answer, prompt: str, tokenizer, context_window: int) -> CheckResult:
     """Exercise 06.1: the number of tokens of ``prompt`` (as the model reads it)."""
     if answer is None:
         return not_answered("`n_tokens`에 프롬프트의 토큰 수를 넣으세요.",
                             "set `n_tokens` to the prompt's number of tokens.")
+    value = as_integer(answer)
     truth = len(tokenizer(prompt)["input_ids"])
     share = truth / context_window
+    hint = ("힌트: `len(tokenizer(prompt)[\"input_ids\"])` (글자 수가 아닙니다).",
+            "Hint: `len(tokenizer(prompt)[\"input_ids\"])` (tokens, not characters).")
+    if value == len(prompt):
+        hint = ("글자 수를 셌습니다. 토큰 수는 `len(tokenizer(prompt)[\"input_ids\"])`입니다.",
+                "That counts characters; the tokens are `len(tokenizer(prompt)[\"input_ids\"])`.")
     return check(
-        answer == truth,
+        value == truth,
         (f"맞습니다. {truth}토큰으로, 문맥 창 {context_window:,}토큰의 {share:.1%}입니다.",
          f"Right: {truth} tokens, {share:.1%} of the {context_window:,}-token context window."),
-        (f"{answer!r}는 정답이 아닙니다. 힌트: `len(tokenizer(prompt)[\"input_ids\"])` (글자 수가 아닙니다).",
-         f"{answer!r} is not it. Hint: `len(tokenizer(prompt)[\"input_ids\"])` (tokens, not characters)."),
+        _wrong(answer, *hint),
     )
 
 
 _PROMPTING_TRUTHS: dict = {}  # (exercise, model, tokenizer, reviews) -> recomputed answer
 
 
-def _as_fraction(answer) -> float | None:
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return None
-    return value if 0.0 <= value <= 1.0 else None
-
-
-def _negative_shots_truth(model, tokenizer, shots, test) -> float:
+def _share_positive(model, tokenizer, shots_used, test, key) -> float:
     from .prompting import classify, few_shot_prompt
 
-    key = ("06.2", id(model), id(tokenizer), tuple(shots), tuple(test))
     if key not in _PROMPTING_TRUTHS:
-        negatives = [s for s in shots if s.label == "negative"][:2]
-        predictions = classify(model, tokenizer, [few_shot_prompt(r.text, negatives) for r in test])
+        predictions = classify(model, tokenizer, [few_shot_prompt(r.text, list(shots_used)) for r in test])
         _PROMPTING_TRUTHS[key] = sum(p == "positive" for p in predictions) / len(predictions)
     return _PROMPTING_TRUTHS[key]
 
@@ -654,40 +690,62 @@ def _label_words_truth(model, tokenizer, shots, test) -> float:
     return _PROMPTING_TRUTHS[key]
 
 
+@self_check
 def prompting_negative_shots(answer, model, tokenizer, shots, test) -> CheckResult:
-    """Exercise 06.2: share of test reviews predicted positive after two negative shots."""
+    """Exercise 06.2: share of test reviews predicted positive after two negative shots.
+
+    The verdict compares the measured share with zero-shot and with the one
+    positive shot of section 5, and says in words what this run shows.
+    """
     if answer is None:
         return not_answered("`share_positive`에 '긍정'으로 예측된 비율(0~1)을 넣으세요.",
                             "set `share_positive` to the share predicted positive (0 to 1).")
-    value = _as_fraction(answer)
-    truth = _negative_shots_truth(model, tokenizer, shots, test) if value is not None else float("nan")
-    close = value is not None and abs(value - truth) < 0.5 / len(test)
+    value = as_fraction(answer)
+    base = (id(model), id(tokenizer), tuple(shots), tuple(test))
+    negatives = [s for s in shots if s.label == "negative"][:2]
+    truth = _share_positive(model, tokenizer, negatives, test, ("06.2",) + base)
+    zero = _share_positive(model, tokenizer, [], test, ("0-shot",) + base)
+    one = _share_positive(model, tokenizer, shots[:1], test, ("1-shot",) + base)
+    noise = 2 * math.sqrt(max(zero * (1 - zero), 0.25 / len(test)) / len(test))  # two standard errors
+    if truth < zero - noise:
+        verdict = ("부정 예시가 답을 '부정' 쪽으로 끌어당겼습니다. 레이블 편향은 양쪽으로 작동합니다.",
+                   "The negative shots pulled the answers towards negative: label bias works both ways.")
+    elif truth <= zero + noise:
+        verdict = ("제로샷과의 차이가 잡음 범위(표준오차 두 배) 안입니다. 이 모델은 긍정 예시 하나에는 크게 끌려갔지만, "
+                   "부정 예시 두 개에는 제로샷보다 더 부정 쪽으로 가지 않았습니다.",
+                   "The difference from zero-shot is within noise (two standard errors): this model was pulled hard "
+                   "by one positive shot, but two negative shots did not push it further to negative than zero-shot.")
+    else:
+        verdict = ("부정 예시를 보여 주었는데도 '긍정'이 늘었습니다. 레이블을 따라 하는 것만으로는 설명되지 않습니다.",
+                   "Even with negative shots, 'positive' went up: copying the labels does not explain it.")
     return check(
-        close,
-        (f"맞습니다. 부정 예시 두 개 뒤에는 {truth:.1%}가 '긍정'으로 예측됩니다. 제로샷, 그리고 긍정 예시 하나뿐인 원샷과 비교해 보세요.",
-         f"Right: after two negative shots {truth:.1%} are predicted positive. Compare with zero-shot and with the single positive shot."),
-        (f"{answer!r}는 다시 계산한 값과 다릅니다. 부정 예시 두 개(`shots`에서 label이 'negative'인 처음 두 개)로 "
+        abs(value - truth) < 0.5 / len(test),
+        (f"맞습니다. 부정 예시 두 개 뒤에는 {truth:.1%}가 '긍정'으로 예측됩니다(제로샷 {zero:.1%}, 긍정 원샷 {one:.1%}). "
+         + verdict[0],
+         f"Right: after two negative shots {truth:.1%} are predicted positive (zero-shot {zero:.1%}, one positive "
+         f"shot {one:.1%}). " + verdict[1]),
+        (f"{josa(_shown(answer), '은/는')} 다시 계산한 값과 다릅니다. 부정 예시 두 개(`shots`에서 label이 'negative'인 처음 두 개)로 "
          "`prompting.few_shot_prompt`를 만들고, `prompting.classify`의 예측 중 'positive'의 비율을 구하세요.",
-         f"{answer!r} differs from the recomputed value. Build prompts with `prompting.few_shot_prompt` from the "
+         f"{_shown(answer)} differs from the recomputed value. Build prompts with `prompting.few_shot_prompt` from the "
          "first two shots labelled 'negative', then take the share of 'positive' in `prompting.classify`'s predictions."),
     )
 
 
+@self_check
 def prompting_label_words(answer, model, tokenizer, shots, test) -> CheckResult:
     """Exercise 06.3: 4-shot accuracy when the labels are written ' good' / ' bad'."""
     if answer is None:
         return not_answered("`good_bad_accuracy`에 정확도(0~1)를 넣으세요.",
                             "set `good_bad_accuracy` to the accuracy (0 to 1).")
-    value = _as_fraction(answer)
-    truth = _label_words_truth(model, tokenizer, shots, test) if value is not None else float("nan")
-    close = value is not None and abs(value - truth) < 0.5 / len(test)
+    value = as_fraction(answer)
+    truth = _label_words_truth(model, tokenizer, shots, test)
     return check(
-        close,
+        abs(value - truth) < 0.5 / len(test),
         (f"맞습니다. ' good' / ' bad'로 쓴 4샷 정확도는 {truth:.1%}입니다. 위의 ' positive' / ' negative'와 비교해 보세요.",
          f"Right: with ' good' / ' bad' the 4-shot accuracy is {truth:.1%}. Compare it with ' positive' / ' negative' above."),
-        (f"{answer!r}는 다시 계산한 값과 다릅니다. 예시와 점수 매기기 양쪽 모두 레이블 단어를 바꿨는지 확인하세요: "
+        (f"{josa(_shown(answer), '은/는')} 다시 계산한 값과 다릅니다. 예시와 점수 매기기 양쪽 모두 레이블 단어를 바꿨는지 확인하세요: "
          "`label_names={'positive': 'good', 'negative': 'bad'}`, `label_words=(' good', ' bad')`.",
-         f"{answer!r} differs from the recomputed value. Change the label words in both places: the shots "
+         f"{_shown(answer)} differs from the recomputed value. Change the label words in both places: the shots "
          "(`label_names={'positive': 'good', 'negative': 'bad'}`) and the scoring (`label_words=(' good', ' bad')`)."),
     )
 
@@ -697,17 +755,15 @@ def prompting_label_words(answer, model, tokenizer, shots, test) -> CheckResult:
 # --------------------------------------------------------------------------
 
 
+@self_check
 def chat_prompt_ids(answer, tokenizer, messages) -> CheckResult:
     """Exercise 07.1: the token ids of ``messages``, ready for ``generate`` (generation prompt, no doubled special tokens)."""
     if answer is None:
         return not_answered("`my_ids`에 대화를 토큰 ID 목록으로 만들어 넣으세요.",
                             "put the conversation's token ids (a list of ints) into `my_ids`.")
-    if hasattr(answer, "tolist"):  # a tensor of shape (1, seq_len) or (seq_len,)
-        answer = answer.tolist()
-    if isinstance(answer, dict) or hasattr(answer, "keys"):
+    if hasattr(answer, "keys") and "input_ids" in answer:  # a BatchEncoding: its ids are what is asked for
         answer = answer["input_ids"]
-    if answer and isinstance(answer[0], list):
-        answer = answer[0] if len(answer) == 1 else answer
+    answer = as_int_list(answer)
     truth = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
                                           return_dict=True)["input_ids"]
     no_prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=False, tokenize=True,
@@ -730,6 +786,7 @@ def chat_prompt_ids(answer, tokenizer, messages) -> CheckResult:
     return check(False, ("", ""), hint)
 
 
+@self_check
 def chat_next_messages(answer, history, reply: str, question: str) -> CheckResult:
     """Exercise 07.2: the conversation for the next turn: history, the assistant's reply, then the new question."""
     if answer is None:
@@ -760,6 +817,7 @@ def chat_next_messages(answer, history, reply: str, question: str) -> CheckResul
     return check(False, ("", ""), hint)
 
 
+@self_check
 def chat_template_no_default_system(answer, tokenizer) -> CheckResult:
     """Exercise 07.3: a Jinja chat template that renders ChatML like the model's own, minus the default system prompt."""
     if answer is None:

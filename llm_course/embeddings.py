@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from . import tokens
+from .i18n import bilingual, josa
 
 SENTENCES_FILE = "embeddings_sentences.json"
 
@@ -52,14 +53,18 @@ def token_id(tokenizer, token: str) -> int:
     (readable, as :func:`llm_course.tokens.token_pieces` shows them).
     """
     if not isinstance(token, str) or token == "":
-        raise ValueError("The token is empty. Give a word such as ' cat' (with a leading space for a "
-                         "word in the middle of a sentence).")
+        raise ValueError(bilingual("토큰이 비어 있습니다. ' cat' 같은 단어를 주세요(문장 가운데의 단어라면 앞에 공백).",
+                                   "The token is empty. Give a word such as ' cat' (with a leading space for a "
+                                   "word in the middle of a sentence)."))
     ids = tokenizer(token, add_special_tokens=False)["input_ids"]
     if len(ids) != 1:
         # readable pieces (bytes of a split character in hex, as in notebook 01), not raw byte-level symbols
         pieces = [piece for _, piece in tokens.token_pieces(tokenizer, token)]
-        raise ValueError(f"{token!r} is {len(ids)} tokens {pieces}, not one. Choose a word the tokenizer "
-                         "keeps whole (try a common English word, with or without a leading space).")
+        raise ValueError(bilingual(
+            f"{josa(repr(token), '은/는')} 토큰 하나가 아니라 {len(ids)}개입니다 {pieces}. 토크나이저가 통째로 두는 단어를 고르세요"
+            "(흔한 영어 단어, 앞 공백이 있거나 없거나).",
+            f"{token!r} is {len(ids)} tokens {pieces}, not one. Choose a word the tokenizer "
+            "keeps whole (try a common English word, with or without a leading space)."))
     return ids[0]
 
 
@@ -81,7 +86,8 @@ def nearest_tokens(tokenizer, embedding_matrix: torch.Tensor, token: str, k: int
     """
     vocab_size = embedding_matrix.shape[0]
     if not isinstance(k, int) or not 1 <= k <= vocab_size:
-        raise ValueError(f"k must be an integer from 1 to the vocabulary size {vocab_size}; got {k!r}.")
+        raise ValueError(bilingual(f"k는 1부터 어휘 크기 {vocab_size}까지의 정수여야 합니다. 들어온 값: {k!r}",
+                                   f"k must be an integer from 1 to the vocabulary size {vocab_size}; got {k!r}."))
     tid = token_id(tokenizer, token)
     with torch.no_grad():
         sims = cosine_similarity(embedding_matrix, embedding_matrix[tid])  # (vocab_size,)
@@ -110,10 +116,12 @@ def _check_sentences(sentences) -> list[str]:
         sentences = [sentences]
     sentences = list(sentences)
     if not sentences:
-        raise ValueError("No sentences given. Pass a list of non-empty strings.")
+        raise ValueError(bilingual("문장이 없습니다. 비어 있지 않은 문자열의 목록을 주세요.",
+                                   "No sentences given. Pass a list of non-empty strings."))
     for i, s in enumerate(sentences):
         if not isinstance(s, str) or not s.strip():
-            raise ValueError(f"Sentence {i} is empty ({s!r}). Every sentence needs some text to embed.")
+            raise ValueError(bilingual(f"문장 {i}번이 비어 있습니다({s!r}). 임베딩할 글이 있어야 합니다.",
+                                       f"Sentence {i} is empty ({s!r}). Every sentence needs some text to embed."))
     return sentences
 
 
@@ -135,8 +143,10 @@ def sentence_embeddings(sentences, tokenizer, model, *, max_length: int | None =
     too_long = [(i, int(n)) for i, n in enumerate(lengths) if n > limit]
     if too_long:
         i, n = too_long[0]
-        raise ValueError(f"Sentence {i} has {n} tokens; this encoder reads at most {limit}. Split the text "
-                         "into shorter passages and embed each one.")
+        raise ValueError(bilingual(
+            f"문장 {i}번이 {n}토큰인데 이 인코더는 최대 {limit}토큰까지 읽습니다. 짧은 단락으로 나눠 하나씩 임베딩하세요.",
+            f"Sentence {i} has {n} tokens; this encoder reads at most {limit}. Split the text "
+            "into shorter passages and embed each one."))
     batch = batch.to(model.device)
     with torch.no_grad():
         hidden = model(**batch).last_hidden_state  # (batch, seq_len, hidden)
@@ -148,7 +158,8 @@ def semantic_search(query_embedding: torch.Tensor, corpus_embeddings: torch.Tens
     """Indices of the ``k`` corpus vectors most similar (cosine) to the query, best first (notebook 02)."""
     n = corpus_embeddings.shape[0]
     if not isinstance(k, int) or not 1 <= k <= n:
-        raise ValueError(f"k must be an integer from 1 to the corpus size {n}; got {k!r}.")
+        raise ValueError(bilingual(f"k는 1부터 문장 수 {n}까지의 정수여야 합니다. 들어온 값: {k!r}",
+                                   f"k must be an integer from 1 to the corpus size {n}; got {k!r}."))
     scores = cosine_similarity(corpus_embeddings, query_embedding.reshape(1, -1))  # (n,)
     return scores.topk(k).indices.tolist()
 
@@ -156,7 +167,8 @@ def semantic_search(query_embedding: torch.Tensor, corpus_embeddings: torch.Tens
 def mean_similarity_within_and_between(embeddings: torch.Tensor, groups: list) -> tuple[float, float]:
     """Mean cosine of pairs in the same group and of pairs in different groups (notebook 02)."""
     if len(groups) != embeddings.shape[0]:
-        raise ValueError(f"{len(groups)} group labels for {embeddings.shape[0]} vectors; give one label per vector.")
+        raise ValueError(bilingual(f"벡터 {embeddings.shape[0]}개에 그룹 이름이 {len(groups)}개입니다. 벡터마다 이름을 하나씩 주세요.",
+                                   f"{len(groups)} group labels for {embeddings.shape[0]} vectors; give one label per vector."))
     sims = cosine_similarity(embeddings[:, None, :], embeddings[None, :, :])  # (n, n)
     same = torch.tensor([[a == b for b in groups] for a in groups])
     off_diagonal = ~torch.eye(len(groups), dtype=torch.bool)
@@ -172,7 +184,8 @@ def similarity_by_distance(position_embeddings: torch.Tensor, max_distance: int 
     """Mean cosine between learned position vectors ``d`` apart, for d = 0 .. max_distance (notebook 02)."""
     n = position_embeddings.shape[0]
     if not isinstance(max_distance, int) or not 0 <= max_distance < n:
-        raise ValueError(f"max_distance must be from 0 to {n - 1} for {n} positions; got {max_distance!r}.")
+        raise ValueError(bilingual(f"위치가 {n}개이므로 max_distance는 0부터 {n - 1}까지입니다. 들어온 값: {max_distance!r}",
+                                   f"max_distance must be from 0 to {n - 1} for {n} positions; got {max_distance!r}."))
     with torch.no_grad():
         unit = F.normalize(position_embeddings, dim=-1)
         sims = unit @ unit.T  # (n, n)
@@ -182,7 +195,8 @@ def similarity_by_distance(position_embeddings: torch.Tensor, max_distance: int 
 def rope_inverse_frequencies(head_dim: int, theta: float) -> torch.Tensor:
     """The rotation speed of each pair of dimensions: ``1 / theta^(2i / head_dim)`` (notebook 02)."""
     if head_dim <= 0 or head_dim % 2:
-        raise ValueError(f"head_dim must be a positive even number (dimensions rotate in pairs); got {head_dim}.")
+        raise ValueError(bilingual(f"head_dim은 양의 짝수여야 합니다(차원이 둘씩 짝지어 회전합니다). 들어온 값: {head_dim}",
+                                   f"head_dim must be a positive even number (dimensions rotate in pairs); got {head_dim}."))
     return 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
 
 
@@ -210,7 +224,8 @@ def rope_score_by_distance(head_dim: int, theta: float, max_distance: int = 256)
     over the pairs. Returns the scores for d = 0 .. max_distance.
     """
     if not isinstance(max_distance, int) or max_distance < 0:
-        raise ValueError(f"max_distance must be a non-negative integer; got {max_distance!r}.")
+        raise ValueError(bilingual(f"max_distance는 0 이상의 정수여야 합니다. 들어온 값: {max_distance!r}",
+                                   f"max_distance must be a non-negative integer; got {max_distance!r}."))
     v = torch.full((head_dim,), head_dim ** -0.5)
     distances = torch.arange(max_distance + 1)
     q = rope_rotate(v.expand(len(distances), head_dim), distances, theta)  # (d, head_dim)

@@ -30,6 +30,8 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from .i18n import bilingual
+
 # --------------------------------------------------------------------------
 # Checking the settings
 # --------------------------------------------------------------------------
@@ -38,10 +40,11 @@ import torch
 def check_max_new_tokens(max_new_tokens) -> int:
     """``max_new_tokens`` must be a whole number of at least 1 (notebook 05)."""
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(
+        raise ValueError(bilingual(
+            f"max_new_tokens는 1 이상의 정수(프롬프트 뒤에 새로 붙일 토큰 수)여야 합니다. 들어온 값: {max_new_tokens!r}. "
+            "max_new_tokens=30을 써 보세요.",
             f"max_new_tokens must be a whole number >= 1 (the number of tokens to add after the prompt); "
-            f"got {max_new_tokens!r}. Try max_new_tokens=30."
-        )
+            f"got {max_new_tokens!r}. Try max_new_tokens=30."))
     return max_new_tokens
 
 
@@ -50,15 +53,18 @@ def check_temperature(temperature, do_sample: bool = True) -> float:
     try:
         value = float(temperature)
     except (TypeError, ValueError):
-        raise ValueError(f"temperature must be a number > 0; got {temperature!r}.") from None
+        raise ValueError(bilingual(f"temperature는 0보다 큰 숫자여야 합니다. 들어온 값: {temperature!r}",
+                                   f"temperature must be a number > 0; got {temperature!r}.")) from None
     if do_sample and not value > 0:
-        raise ValueError(
+        raise ValueError(bilingual(
+            f"샘플링할 때 temperature는 0보다 커야 합니다(보통 0.1~2.0). 들어온 값: {temperature!r}. "
+            "temperature 0은 '늘 가장 그럴듯한 토큰'이라는 뜻이니, 그럴 때는 탐욕적 디코딩(do_sample=False)을 쓰세요.",
             f"temperature must be > 0 when sampling (valid range: temperature > 0, usually 0.1-2.0); "
             f"got {temperature!r}. Temperature 0 would mean 'always the most likely token': for that, "
-            "use greedy decoding (do_sample=False) instead."
-        )
+            "use greedy decoding (do_sample=False) instead."))
     if not math.isfinite(value):
-        raise ValueError(f"temperature must be a finite number > 0; got {temperature!r}.")
+        raise ValueError(bilingual(f"temperature는 0보다 큰 유한한 숫자여야 합니다. 들어온 값: {temperature!r}",
+                                   f"temperature must be a finite number > 0; got {temperature!r}."))
     return value
 
 
@@ -67,10 +73,10 @@ def check_top_k(top_k) -> int | None:
     if top_k is None or (top_k == 0 and not isinstance(top_k, bool)):
         return None
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ValueError(
+        raise ValueError(bilingual(
+            f"top_k는 1 이상의 정수(확률이 높은 토큰 k개만 남김)이거나, 끄려면 0 또는 None이어야 합니다. 들어온 값: {top_k!r}",
             f"top_k must be a whole number >= 1 (keep the k most likely tokens), or 0/None to switch it off; "
-            f"got {top_k!r}."
-        )
+            f"got {top_k!r}."))
     return top_k
 
 
@@ -79,12 +85,13 @@ def check_top_p(top_p) -> float:
     try:
         value = float(top_p)
     except (TypeError, ValueError):
-        raise ValueError(f"top_p must be a number in (0, 1]; got {top_p!r}.") from None
+        raise ValueError(bilingual(f"top_p는 0보다 크고 1 이하인 숫자여야 합니다. 들어온 값: {top_p!r}",
+                                   f"top_p must be a number in (0, 1]; got {top_p!r}.")) from None
     if not 0.0 < value <= 1.0:
-        raise ValueError(
+        raise ValueError(bilingual(
+            f"top_p는 0보다 크고 1 이하여야 합니다(1.0이면 꺼짐). 들어온 값: {top_p!r}. top_p=0.9를 써 보세요.",
             f"top_p must be in the range (0, 1] (greater than 0, at most 1; 1.0 switches it off); got {top_p!r}. "
-            "Try top_p=0.9."
-        )
+            "Try top_p=0.9."))
     return value
 
 
@@ -106,7 +113,8 @@ def greedy_decode(model, input_ids: torch.Tensor, max_new_tokens: int,
     """
     check_max_new_tokens(max_new_tokens)
     if input_ids.dim() != 2 or input_ids.shape[0] != 1:
-        raise ValueError(f"greedy_decode takes one sequence of shape (1, seq_len); got {tuple(input_ids.shape)}.")
+        raise ValueError(bilingual(f"greedy_decode는 (1, seq_len) 모양의 시퀀스 하나를 받습니다. 들어온 모양: {tuple(input_ids.shape)}",
+                                   f"greedy_decode takes one sequence of shape (1, seq_len); got {tuple(input_ids.shape)}."))
     stop = {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id or ())
     ids = input_ids.to(model.device)  # inputs follow the model (a GPU on Colab)
     for _ in range(max_new_tokens):
@@ -175,7 +183,7 @@ def repeated_ngram_share(token_ids: Sequence[int] | torch.Tensor, n: int = 3) ->
     0.0 means no n-gram repeats; a text that loops on one phrase approaches 1.0.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a whole number >= 1; got {n!r}.")
+        raise ValueError(bilingual(f"n은 1 이상의 정수여야 합니다. 들어온 값: {n!r}", f"n must be a whole number >= 1; got {n!r}."))
     ids = token_ids.tolist() if isinstance(token_ids, torch.Tensor) else list(token_ids)
     grams = [tuple(ids[i:i + n]) for i in range(len(ids) - n + 1)]
     if not grams:
@@ -245,7 +253,8 @@ def generate_text(model, tokenizer, prompt: str, *, max_new_tokens: int = 30, do
     from transformers import set_seed
 
     if not isinstance(prompt, str) or not prompt.strip():
-        raise ValueError("prompt must be a non-empty string; type something for the model to continue.")
+        raise ValueError(bilingual("프롬프트가 비어 있습니다. 모델이 이어 쓸 글을 입력하세요.",
+                                   "prompt must be a non-empty string; type something for the model to continue."))
     check_max_new_tokens(max_new_tokens)
     settings: dict = {"max_new_tokens": max_new_tokens, "do_sample": bool(do_sample)}
     if do_sample:

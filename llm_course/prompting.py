@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import asset_path
+from .i18n import bilingual, josa
 
 LABELS = ("positive", "negative")
 REVIEWS_NAME = "sentiment_reviews.tsv"
@@ -48,7 +49,8 @@ def load_reviews(path: str | Path | None = None) -> list[Review]:
     reviews = [Review(r["id"], r["split"], r["lang"], r["label"], r["text"]) for r in rows]
     bad = [r.id for r in reviews if r.label not in LABELS or r.split not in ("shot", "test")]
     if bad:
-        raise ValueError(f"{path}: rows {bad} need a label in {LABELS} and a split 'shot' or 'test'.")
+        raise ValueError(bilingual(f"{path}: {bad}번 줄에 {LABELS} 중 하나의 레이블과 'shot' 또는 'test' 구분이 필요합니다.",
+                                   f"{path}: rows {bad} need a label in {LABELS} and a split 'shot' or 'test'."))
     return reviews
 
 
@@ -61,8 +63,11 @@ def few_shot_prompt(text: str, shots=(), *, instruction: str = "", example_forma
     is its answer. ``label_names`` renames labels (``{"positive": "good", ...}``).
     """
     if "{text}" not in example_format or not example_format.rstrip().endswith("{label}"):
-        raise ValueError("example_format must contain '{text}' and end with '{label}', "
-                         f"for example {DEFAULT_FORMAT!r}; got {example_format!r}.")
+        raise ValueError(bilingual(
+            f"example_format에는 '{{text}}'가 들어 있고 '{{label}}'로 끝나야 합니다. 예: {DEFAULT_FORMAT!r}. "
+            f"들어온 값: {example_format!r}",
+            "example_format must contain '{text}' and end with '{label}', "
+            f"for example {DEFAULT_FORMAT!r}; got {example_format!r}."))
     names = label_names or {label: label for label in LABELS}
     head = example_format.rstrip()[: -len("{label}")].rstrip(" ")
     parts = [instruction.strip()] if instruction.strip() else []
@@ -77,14 +82,16 @@ def label_token_ids(tokenizer, label_words) -> list[int]:
     for word in label_words:
         pieces = tokenizer(word, add_special_tokens=False)["input_ids"]
         if len(pieces) != 1:
-            raise ValueError(
+            raise ValueError(bilingual(
+                f"레이블 단어 {josa(repr(word), '이/가')} 토큰 {len(pieces)}개입니다 {pieces}. 다음 토큰 점수로 비교하려면 레이블 단어가 "
+                "각각 토큰 하나여야 합니다. 앞에 공백이 있는 영어 단어를 써 보세요. 예: ' positive' / ' negative'",
                 f"The label word {word!r} is {len(pieces)} tokens {pieces}; next-token scoring needs "
                 "label words of one token each. Try an English word with a leading space, "
-                "for example ' positive' / ' negative'."
-            )
+                "for example ' positive' / ' negative'."))
         ids.append(pieces[0])
     if len(set(ids)) != len(ids):
-        raise ValueError(f"The label words {list(label_words)} share a token; choose distinct words.")
+        raise ValueError(bilingual(f"레이블 단어 {josa(list(label_words), '이/가')} 같은 토큰을 씁니다. 서로 다른 단어를 고르세요.",
+                                   f"The label words {list(label_words)} share a token; choose distinct words."))
     return ids
 
 
@@ -109,11 +116,14 @@ def label_logprobs(model, tokenizer, prompts: list[str], label_words, *, batch_s
     import torch
 
     if isinstance(prompts, str):
-        raise TypeError("prompts must be a list of strings; wrap a single prompt as [prompt].")
+        raise TypeError(bilingual("prompts는 문자열의 목록이어야 합니다. 프롬프트 하나라면 [prompt]로 감싸세요.",
+                                  "prompts must be a list of strings; wrap a single prompt as [prompt]."))
     if not prompts:
-        raise ValueError("prompts is empty: give at least one prompt to score.")
+        raise ValueError(bilingual("prompts가 비어 있습니다. 점수를 매길 프롬프트를 하나 이상 주세요.",
+                                   "prompts is empty: give at least one prompt to score."))
     if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+        raise ValueError(bilingual(f"batch_size는 1 이상이어야 합니다. 들어온 값: {batch_size}",
+                                   f"batch_size must be at least 1, got {batch_size}."))
     label_ids = label_token_ids(tokenizer, label_words)
     device = model.device
     encoded = [tokenizer(p)["input_ids"] for p in prompts]
@@ -158,7 +168,8 @@ def accuracy(predictions, gold) -> float:
     """Share of predictions equal to the gold labels."""
     predictions, gold = list(predictions), list(gold)
     if len(predictions) != len(gold) or not gold:
-        raise ValueError(f"Need as many predictions as gold labels (got {len(predictions)} and {len(gold)}).")
+        raise ValueError(bilingual(f"예측과 정답 레이블의 수가 같아야 합니다(예측 {len(predictions)}개, 정답 {len(gold)}개).",
+                                   f"Need as many predictions as gold labels (got {len(predictions)} and {len(gold)})."))
     return sum(p == g for p, g in zip(predictions, gold)) / len(gold)
 
 
@@ -184,7 +195,8 @@ def format_table(rows: dict, columns=("all", "en", "ko", "share positive"), key_
 def greedy_answers(model, tokenizer, prompts: list[str], max_new_tokens: int = 3) -> list[str]:
     """What the model writes after each prompt under greedy decoding, new tokens only (notebook 06)."""
     if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens}.")
+        raise ValueError(bilingual(f"max_new_tokens는 양의 정수여야 합니다. 들어온 값: {max_new_tokens}",
+                                   f"max_new_tokens must be a positive integer, got {max_new_tokens}."))
     side = tokenizer.padding_side
     tokenizer.padding_side = "left"  # a decoder-only model continues from the last column
     try:

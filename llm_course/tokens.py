@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import asset_path
+from .i18n import bilingual, josa
 
 PARALLEL_FILE = "parallel_ko_en.tsv"
 KOREAN_SAMPLE_FILE = "korean_sample.txt"
@@ -54,7 +55,8 @@ def load_parallel(path: str | Path | None = None) -> list[tuple[str, str]]:
     for number, line in enumerate(_content_lines(path), 1):
         parts = line.split("\t")
         if len(parts) != 2:
-            raise ValueError(f"{path.name}: pair {number} needs exactly one tab between Korean and English: {line!r}")
+            raise ValueError(bilingual(f"{path.name}: {number}번 쌍의 한국어와 영어 사이에 탭이 정확히 하나 있어야 합니다: {line!r}",
+                                       f"{path.name}: pair {number} needs exactly one tab between Korean and English: {line!r}"))
         pairs.append((parts[0].strip(), parts[1].strip()))
     return pairs
 
@@ -72,11 +74,14 @@ def load_korean_sample(path: str | Path | None = None) -> list[str]:
 def check_text(text) -> str:
     """Return ``text`` if it is a non-empty string, else raise a ValueError saying what to pass."""
     if not isinstance(text, str):
-        raise ValueError(f"Expected a string of text, got {type(text).__name__}. Pass a sentence in quotes, "
-                         "for example '오늘은 날씨가 맑습니다.'")
+        raise ValueError(bilingual(f"글(문자열)이 필요한데 {type(text).__name__} 형식이 들어왔습니다. 따옴표로 감싼 문장을 주세요. "
+                                   "예: '오늘은 날씨가 맑습니다.'",
+                                   f"Expected a string of text, got {type(text).__name__}. Pass a sentence in quotes, "
+                                   "for example '오늘은 날씨가 맑습니다.'"))
     if not text.strip():
-        raise ValueError("The text is empty: there is nothing to tokenize. Pass at least one word, "
-                         "for example '오늘은 날씨가 맑습니다.'")
+        raise ValueError(bilingual("글이 비어 있어 토큰으로 나눌 것이 없습니다. 단어를 하나 이상 주세요. 예: '오늘은 날씨가 맑습니다.'",
+                                   "The text is empty: there is nothing to tokenize. Pass at least one word, "
+                                   "for example '오늘은 날씨가 맑습니다.'"))
     return text
 
 
@@ -119,7 +124,8 @@ def byte_level_to_bytes(token: str) -> bytes:
     try:
         return bytes(table[c] for c in token)
     except KeyError as err:
-        raise ValueError(f"{token!r} is not a byte-level token string (character {err.args[0]!r}).") from None
+        raise ValueError(bilingual(f"{josa(repr(token), '은/는')} 바이트 수준 토큰 문자열이 아닙니다(문자 {err.args[0]!r}).",
+                                   f"{token!r} is not a byte-level token string (character {err.args[0]!r}).")) from None
 
 
 def readable_piece(data: bytes) -> str:
@@ -152,8 +158,10 @@ def _kind(tokenizer) -> str:
         return "tokenizers"
     if callable(tokenizer) and hasattr(tokenizer, "convert_ids_to_tokens"):
         return "transformers"
-    raise ValueError(f"Unsupported tokenizer {type(tokenizer).__name__}: pass a transformers tokenizer, "
-                     "a tokenizers.Tokenizer or a tiktoken Encoding.")
+    raise ValueError(bilingual(f"지원하지 않는 토크나이저입니다({type(tokenizer).__name__}). transformers 토크나이저, "
+                               "tokenizers.Tokenizer, tiktoken Encoding 중 하나를 주세요.",
+                               f"Unsupported tokenizer {type(tokenizer).__name__}: pass a transformers tokenizer, "
+                               "a tokenizers.Tokenizer or a tiktoken Encoding."))
 
 
 def _is_byte_level(tokenizer) -> bool:
@@ -223,10 +231,11 @@ def tokens_html_string(tokenizer, text: str, *, max_shown: int = 200, context_le
     """The HTML of :func:`show_tokens` as a string (pure: tests call it directly)."""
     pieces = _pieces(tokenizer, text)
     if context_length is not None and len(pieces) > context_length:
-        raise ValueError(
+        raise ValueError(bilingual(
+            f"이 글은 {len(pieces):,}토큰으로, 모델의 문맥 {context_length:,}토큰보다 깁니다. 모델이 한 번에 읽을 수 없으니 "
+            "짧게 나누세요.",
             f"This text is {len(pieces):,} tokens long, more than the model's context of {context_length:,} "
-            "tokens: the model could not read it at once. Split it into shorter parts."
-        )
+            "tokens: the model could not read it at once. Split it into shorter parts."))
     spans = []
     for n, (token_id, piece, partial) in enumerate(pieces[:max_shown]):
         style = (f"background:{SPAN_COLOURS[n % len(SPAN_COLOURS)]};color:#000;padding:1px 2px;"
@@ -285,17 +294,19 @@ def bpe_merges(tokenizer) -> list[tuple[str, str]]:
 
     backend = tokenizer if _kind(tokenizer) == "tokenizers" else getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
-        raise ValueError("This tokenizer has no tokenizers backend to read merges from.")
+        raise ValueError(bilingual("이 토크나이저에는 병합 규칙을 읽을 tokenizers 백엔드가 없습니다.",
+                                   "This tokenizer has no tokenizers backend to read merges from."))
     model = json.loads(backend.to_str())["model"]
     if model.get("type") != "BPE":
-        raise ValueError(f"Only BPE tokenizers have merges; this one is {model.get('type')}.")
+        raise ValueError(bilingual(f"병합 규칙은 BPE 토크나이저에만 있습니다. 이 토크나이저는 {model.get('type')}입니다.",
+                                   f"Only BPE tokenizers have merges; this one is {model.get('type')}."))
     return [tuple(m) if isinstance(m, list) else tuple(m.split(" ", 1)) for m in model["merges"]]
 
 
 def readable_merges(tokenizer, n: int = 10) -> list[tuple[str, str, str]]:
     """The first ``n`` merges as ``(left, right, merged)`` readable pieces (byte-level BPE, notebook 01)."""
     if n < 0:
-        raise ValueError("n must be 0 or more.")
+        raise ValueError(bilingual("n은 0 이상이어야 합니다.", "n must be 0 or more."))
     rows = []
     for left, right in bpe_merges(tokenizer)[:n]:
         a, b = byte_level_to_bytes(left), byte_level_to_bytes(right)

@@ -17,6 +17,8 @@ from pathlib import Path
 import matplotlib
 from matplotlib import font_manager
 
+from .i18n import bilingual
+
 KOREAN_FONT = "NanumGothic"
 FIGURE_DPI = 80  # modest resolution keeps committed notebooks small
 
@@ -26,10 +28,10 @@ _fonts_ready = False
 def korean_font_files() -> list[Path]:
     spec = importlib.util.find_spec("koreanize_matplotlib")
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError(
+        raise ImportError(bilingual(
+            "그림의 한글에는 'koreanize-matplotlib' 패키지의 나눔고딕 글꼴이 필요합니다.\n설치:  pip install koreanize-matplotlib",
             "Korean labels need the NanumGothic font from the package 'koreanize-matplotlib'.\n"
-            "Install it with:  pip install koreanize-matplotlib"
-        )
+            "Install it with:  pip install koreanize-matplotlib"))
     fonts = Path(list(spec.submodule_search_locations)[0]) / "fonts"
     return sorted(fonts.glob("*.ttf"))
 
@@ -66,7 +68,8 @@ def token_ratio_plot(table: dict[str, list[tuple[int, int]]], title: str | None 
     import numpy as np
 
     if not table or not all(table.values()):
-        raise ValueError("The table is empty: count some sentence pairs first with tokens.count_table().")
+        raise ValueError(bilingual("표가 비어 있습니다. 먼저 tokens.count_table()로 문장 쌍의 토큰을 세세요.",
+                                   "The table is empty: count some sentence pairs first with tokens.count_table()."))
     names = list(table)
     fig, ax = plt.subplots(figsize=(7, 3.8))
     rng = np.random.default_rng(0)  # fixed jitter so the figure is the same every run
@@ -96,7 +99,8 @@ def vocab_size_plot(vocab_sizes: list[int], counts: list[int], references: dict[
     import matplotlib.pyplot as plt
 
     if len(vocab_sizes) != len(counts) or not counts:
-        raise ValueError("vocab_sizes and counts must be non-empty lists of the same length.")
+        raise ValueError(bilingual("vocab_sizes와 counts는 길이가 같고 비어 있지 않은 목록이어야 합니다.",
+                                   "vocab_sizes and counts must be non-empty lists of the same length."))
     fig, ax = plt.subplots(figsize=(7, 3.8))
     ax.plot(vocab_sizes, counts, marker="o", color="C3", label="직접 학습한 BPE (our BPE)")
     for n, (name, value) in enumerate((references or {}).items()):
@@ -123,9 +127,11 @@ def _as_numpy(weights):
 def _draw_attention(ax, weights, tokens, title=None, *, vmax=None, label_size=8):
     data = _as_numpy(weights)
     if data.ndim != 2 or data.shape[0] != data.shape[1]:
-        raise ValueError(f"Attention weights must be a square (seq_len, seq_len) matrix; got shape {data.shape}.")
+        raise ValueError(bilingual(f"어텐션 가중치는 (seq_len, seq_len) 정사각 행렬이어야 합니다. 들어온 모양: {data.shape}",
+                                   f"Attention weights must be a square (seq_len, seq_len) matrix; got shape {data.shape}."))
     if tokens is not None and len(tokens) != data.shape[0]:
-        raise ValueError(f"{len(tokens)} token labels for a {data.shape[0]} x {data.shape[0]} matrix.")
+        raise ValueError(bilingual(f"{data.shape[0]} x {data.shape[0]} 행렬에 토큰 이름이 {len(tokens)}개입니다. 행마다 하나씩 주세요.",
+                                   f"{len(tokens)} token labels for a {data.shape[0]} x {data.shape[0]} matrix."))
     image = ax.imshow(data, cmap="viridis", vmin=0.0, vmax=vmax if vmax is not None else max(float(data.max()), 1e-9))
     if tokens is not None:
         ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=label_size)
@@ -191,7 +197,8 @@ def head_score_map(scores, *, title=None, figsize=(6, 5.5), mark=None):
 
     data = _as_numpy(scores)
     if data.ndim != 2:
-        raise ValueError(f"Head scores must be a (num_layers, num_heads) table; got shape {data.shape}.")
+        raise ValueError(bilingual(f"헤드 점수는 (num_layers, num_heads) 표여야 합니다. 들어온 모양: {data.shape}",
+                                   f"Head scores must be a (num_layers, num_heads) table; got shape {data.shape}."))
     fig, ax = plt.subplots(figsize=figsize)
     image = ax.imshow(data, cmap="magma", aspect="auto", vmin=0.0, vmax=max(float(data.max()), 1e-9))
     ax.set_xlabel("head")
@@ -222,8 +229,9 @@ def similarity_heatmap(matrix, labels, title: str = "cosine similarity"):
 
     values = np.asarray(matrix, dtype=float)
     if values.ndim != 2 or values.shape[0] != values.shape[1] or values.shape[0] != len(labels):
-        raise ValueError(f"Need a square matrix with one label per row; got shape {values.shape} "
-                         f"and {len(labels)} labels.")
+        raise ValueError(bilingual(f"행마다 이름이 하나씩 있는 정사각 행렬이 필요합니다. 들어온 모양: {values.shape}, 이름 {len(labels)}개",
+                                   f"Need a square matrix with one label per row; got shape {values.shape} "
+                                   f"and {len(labels)} labels."))
     n = len(labels)
     fig, ax = plt.subplots(figsize=(7, 5))
     image = ax.imshow(values, cmap="viridis", vmin=min(0.0, values.min()), vmax=1.0)
@@ -248,8 +256,10 @@ def projection_scatter(coords, labels, groups, title: str = "2-D projection", ex
 
     xy = np.asarray(coords, dtype=float)
     if xy.ndim != 2 or xy.shape[1] != 2 or xy.shape[0] != len(labels) or len(groups) != len(labels):
-        raise ValueError(f"Need (n, 2) coordinates with one label and one group per point; got shape "
-                         f"{xy.shape}, {len(labels)} labels, {len(groups)} groups.")
+        raise ValueError(bilingual(f"점마다 이름과 그룹이 하나씩 있는 (n, 2) 좌표가 필요합니다. 들어온 모양: {xy.shape}, "
+                                   f"이름 {len(labels)}개, 그룹 {len(groups)}개",
+                                   f"Need (n, 2) coordinates with one label and one group per point; got shape "
+                                   f"{xy.shape}, {len(labels)} labels, {len(groups)} groups."))
     fig, ax = plt.subplots(figsize=(8, 5))
     for g, colour in zip(dict.fromkeys(groups), plt.cm.tab10.colors):
         idx = [i for i, gi in enumerate(groups) if gi == g]
@@ -314,7 +324,8 @@ def token_probability_bars(pairs, *, title: str | None = None, figsize=(6.5, 3.6
     from matplotlib import pyplot as plt
 
     if not pairs:
-        raise ValueError("No tokens to plot: pass a non-empty list of (token, probability) pairs.")
+        raise ValueError(bilingual("그릴 토큰이 없습니다. (토큰, 확률) 쌍의 목록을 주세요.",
+                                   "No tokens to plot: pass a non-empty list of (token, probability) pairs."))
     labels = [t for t, _ in pairs][::-1]
     values = [float(p) for _, p in pairs][::-1]
     fig, ax = plt.subplots(figsize=figsize)
@@ -341,7 +352,8 @@ def distribution_comparison(labels, series: dict, *, title: str | None = None, f
     from matplotlib import pyplot as plt
 
     if not series or any(len(v) != len(labels) for v in series.values()):
-        raise ValueError("Every series needs exactly one probability per label.")
+        raise ValueError(bilingual("모든 계열에 레이블마다 확률이 정확히 하나씩 있어야 합니다.",
+                                   "Every series needs exactly one probability per label."))
     x = np.arange(len(labels))
     width = 0.8 / len(series)
     fig, ax = plt.subplots(figsize=figsize)
@@ -361,7 +373,8 @@ def value_bars(names, values, *, title: str | None = None, ylabel: str = "", fig
     from matplotlib import pyplot as plt
 
     if len(names) != len(values) or not names:
-        raise ValueError("names and values must be non-empty lists of the same length.")
+        raise ValueError(bilingual("names와 values는 길이가 같고 비어 있지 않은 목록이어야 합니다.",
+                                   "names and values must be non-empty lists of the same length."))
     fig, ax = plt.subplots(figsize=figsize)
     bars = ax.bar(range(len(values)), [float(v) for v in values], color=[f"C{i}" for i in range(len(values))])
     for bar, v in zip(bars, values):

@@ -6,6 +6,8 @@ it works with ipywidgets 7 (Colab) and 8. Each section names its notebook.
 
 from __future__ import annotations
 
+from .i18n import bilingual
+
 
 # --------------------------------------------------------------------------
 # Notebook 03: attention explorer (sentence, layer, head)
@@ -114,7 +116,8 @@ def token_playground(tokenizers: dict, text: str = "토큰화는 생각보다 �
     from .tokens import tokens_html_string
 
     if not tokenizers:
-        raise ValueError("Pass at least one tokenizer, for example {'SmolLM2': tokenizer}.")
+        raise ValueError(bilingual("토크나이저를 하나 이상 주세요. 예: {'SmolLM2': tokenizer}",
+                                   "Pass at least one tokenizer, for example {'SmolLM2': tokenizer}."))
     names = list(tokenizers)
     text_box = widgets.Text(value=text, description="text", continuous_update=False,
                             layout=widgets.Layout(width="95%"))
@@ -152,7 +155,8 @@ def generation_view(model, tokenizer, prompt: str, mode: str = "sampling", tempe
     from .generation import generate_text
 
     if mode not in ("sampling", "greedy"):
-        raise ValueError(f"mode must be 'sampling' or 'greedy'; got {mode!r}.")
+        raise ValueError(bilingual(f"mode는 'sampling' 또는 'greedy'여야 합니다. 들어온 값: {mode!r}",
+                                   f"mode must be 'sampling' or 'greedy'; got {mode!r}."))
     sampling = mode == "sampling"
     text = generate_text(model, tokenizer, prompt, max_new_tokens=max_new_tokens, do_sample=sampling,
                          temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)

@@ -23,27 +23,30 @@ def exercise_2_previous_token_head(attentions):
     return (layer, head)
 
 
-def exercise_3_head_by_hand(model, hidden_states, layer, head):
-    # The notebook's section 4 with another layer and head: RMSNorm, the head's
-    # query rows, its key head's rows (GQA), RoPE, scaled scores, causal mask, softmax.
+def exercise_3_head_by_hand(model):
+    """Returns ``my_head_weights(hidden_states, layer, head)``: the notebook's section 5 as a function."""
     config = model.config
-    block = model.model.layers[layer]
     d = config.head_dim
-    kv = head // (config.num_attention_heads // config.num_key_value_heads)
-    with torch.no_grad():
+    group = config.num_attention_heads // config.num_key_value_heads
+
+    def rotate_half(v):
+        return torch.cat([-v[:, d // 2:], v[:, :d // 2]], dim=-1)
+
+    def my_head_weights(hidden_states, layer, head):
+        # RMSNorm, the head's query rows, its key head's rows (GQA), RoPE, scaled scores, causal mask, softmax.
+        block = model.model.layers[layer]
+        kv = head // group
         x = block.input_layernorm(hidden_states[layer][0])  # (seq_len, hidden_size)
         q = x @ block.self_attn.q_proj.weight[head * d:(head + 1) * d].T  # (seq_len, d)
         k = x @ block.self_attn.k_proj.weight[kv * d:(kv + 1) * d].T  # (seq_len, d)
         seq_len = x.shape[0]
-        inv_freq = 1.0 / config.rope_parameters["rope_theta"] ** (torch.arange(0, d, 2).float() / d)
-        angles = torch.arange(seq_len).float()[:, None] * inv_freq[None, :]
+        inv_freq = 1.0 / config.rope_parameters["rope_theta"] ** (torch.arange(0, d, 2, device=x.device).float() / d)
+        angles = torch.arange(seq_len, device=x.device).float()[:, None] * inv_freq[None, :]
         angles = torch.cat([angles, angles], dim=-1)  # (seq_len, d)
-
-        def rotate_half(v):
-            return torch.cat([-v[:, d // 2:], v[:, :d // 2]], dim=-1)
-
         q = q * angles.cos() + rotate_half(q) * angles.sin()
         k = k * angles.cos() + rotate_half(k) * angles.sin()
         scores = q @ k.T / d**0.5
-        future = torch.triu(torch.ones(seq_len, seq_len, dtype=torch.bool), diagonal=1)
+        future = torch.triu(torch.ones(seq_len, seq_len, dtype=torch.bool, device=x.device), diagonal=1)
         return scores.masked_fill(future, float("-inf")).softmax(dim=-1)
+
+    return my_head_weights

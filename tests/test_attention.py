@@ -251,8 +251,25 @@ def test_exercise_2(decoder, sol):
 
 def test_exercise_3(decoder, sol):
     layer, head = 20, 8
-    answer = sol.exercise_3_head_by_hand(decoder.model, decoder.out.hidden_states, layer, head)
-    assert checks.attention_head_by_hand(answer, decoder.attentions, layer, head)
-    assert not checks.attention_head_by_hand(decoder.attentions[layer, 0], decoder.attentions, layer, head)
-    assert not checks.attention_head_by_hand(torch.ones(3), decoder.attentions, layer, head)
-    assert not checks.attention_head_by_hand(None, decoder.attentions, layer, head)
+    model, tokenizer = decoder.model, decoder.tokenizer
+    answer = sol.exercise_3_head_by_hand(model)
+    assert checks.attention_head_by_hand(answer, model, tokenizer, SENTENCE, layer, head)
+    # The model's own weights, handed back, are not a computation by hand: neither the tensor ...
+    assert not checks.attention_head_by_hand(decoder.attentions[layer, head], model, tokenizer, SENTENCE, layer, head)
+    # ... nor a function that looks them up in the stored attentions (fails on the unseen sentence) ...
+    stored = decoder.attentions
+    assert not checks.attention_head_by_hand(lambda hs, lay, hd: stored[lay, hd], model, tokenizer, SENTENCE, layer, head)
+
+    # ... nor one that runs the model, or the course's own function.
+    def runs_the_model(hidden_states, lay, hd):
+        return model(inputs_embeds=hidden_states[0], output_attentions=True).attentions[lay][0, hd]
+
+    def uses_the_helper(hidden_states, lay, hd):
+        return attention.head_by_hand(model, hidden_states[lay][0], lay, hd)
+
+    for cheat in (runs_the_model, uses_the_helper):
+        result = checks.attention_head_by_hand(cheat, model, tokenizer, SENTENCE, layer, head)
+        assert not result and "직접 계산" in result.message
+    assert not checks.attention_head_by_hand(lambda hs, lay, hd: torch.ones(3), model, tokenizer, SENTENCE, layer, head)
+    assert not checks.attention_head_by_hand(None, model, tokenizer, SENTENCE, layer, head)
+    assert not checks.attention_head_by_hand(lambda hs, lay, hd: None, model, tokenizer, SENTENCE, layer, head)

@@ -1,0 +1,185 @@
+"""Every self-check survives every kind of junk answer (llm_course.checks).
+
+A check must never raise, whatever a learner types: a notebook has to run to
+the end with its exercises blank or wrong. This test finds every check (each
+carries the ``@self_check`` mark), calls it with junk of every kind, and
+requires a verdict: ⏳ for a blank answer, ❌ for everything else, never an
+exception. A check without arguments in CHECK_ARGUMENTS fails the test, so a
+new lesson's checks cannot slip past it.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from transformers import BatchEncoding
+
+from llm_course import checks, models, prompting
+from llm_course.checks import AnswerProblem, CheckResult
+
+ALL_CHECKS = sorted(name for name, f in vars(checks).items() if getattr(f, "__self_check__", False))
+
+
+def _raises(*args, **kwargs):
+    raise RuntimeError("a learner's function that crashes")
+
+
+JUNK = {
+    "empty string": "",
+    "number as text": "538",
+    "number with unit": "538 MB",
+    "percent text": "35%",
+    "long text": "가" * 5000,
+    "negative int": -1,
+    "zero": 0,
+    "huge int": 10**30,
+    "float": 2.5,
+    "nan": float("nan"),
+    "inf": math.inf,
+    "bool": True,
+    "empty list": [],
+    "list of one": [1],
+    "list of text": ["a", "b"],
+    "nested list": [[1, 2], [3]],
+    "tuple": (1, 2, 3),
+    "dict": {"a": 1},
+    "set": {1, 2},
+    "tensor of one": torch.tensor([1.0]),
+    "matrix": torch.ones(2, 2),
+    "empty tensor": torch.empty(0),
+    "int tensor": torch.tensor([[1, 2, 3]]),
+    "batch encoding": BatchEncoding({"input_ids": torch.tensor([[1, 2, 3]]), "attention_mask": torch.ones(1, 3)}),
+    "numpy float": np.float64(1.5),
+    "numpy array": np.arange(4),
+    "object": object(),
+    "function returning None": lambda *a, **k: None,
+    "function that raises": _raises,
+    "type": int,
+    "bytes": b"abc",
+}
+
+
+@pytest.fixture(scope="module")
+def world(chat_model, chat_tokenizer):
+    """Everything the checks take besides the answer, built once and small."""
+    from sentence_transformers import SentenceTransformer
+
+    eager = models.load_model(device="cpu", attn_implementation="eager")
+    encoded = chat_tokenizer("The cat sat on the mat.", return_tensors="pt")
+    with torch.no_grad():
+        out = eager(**encoded, output_attentions=True)
+    reviews = prompting.load_reviews()
+    shots = [r for r in reviews if r.split == "shot"]
+    test = [r for r in reviews if r.split == "test"][::12]  # 4 reviews keep the prompting checks quick
+    output_ids = chat_model.generate(**encoded, max_new_tokens=3, do_sample=False)
+    return {
+        "model": chat_model, "tokenizer": chat_tokenizer, "eager": eager,
+        "attentions": torch.stack(out.attentions)[:, 0], "shots": shots, "test": test,
+        "encoder": SentenceTransformer(models.model_path("all-minilm-l6-v2"), device="cpu"),
+        "output_ids": output_ids, "input_length": encoded["input_ids"].shape[1],
+        "logits": torch.randn(chat_model.config.vocab_size),
+    }
+
+
+# How to call each check, apart from the answer. New lessons add their checks here.
+CHECK_ARGUMENTS = {
+    "setup_parameter_count": lambda w: dict(model=w["model"]),
+    "setup_new_tokens": lambda w: dict(prompt="Once upon a time", tokenizer=w["tokenizer"], limit=8),
+    "setup_model_memory": lambda w: dict(model=w["model"]),
+    "tokenization_paragraph_cost": lambda w: dict(tokenizer=w["tokenizer"], ko_text="안녕하세요.", en_text="Hello."),
+    "tokenization_utf8_bytes": lambda w: dict(text="한국어 문장", tokenizer=w["tokenizer"]),
+    "tokenization_beat_cl100k": lambda w: dict(korean_sentences=["한국어 문장입니다."], reference_count=10),
+    "embeddings_token_similarity": lambda w: dict(tokenizer=w["tokenizer"], model=w["model"]),
+    "embeddings_semantic_search": lambda w: dict(query="a cat", sentences=["a dog", "a cat", "the sea", "rain"],
+                                                 encoder=w["encoder"], k=3),
+    "attention_kv_head": lambda w: dict(model=w["model"], head=7),
+    "attention_previous_token_head": lambda w: dict(attentions=w["attentions"]),
+    "attention_head_by_hand": lambda w: dict(model=w["eager"], tokenizer=w["tokenizer"], text="The cat sat.",
+                                             layer=20, head=8),
+    "generation_new_text": lambda w: dict(output_ids=w["output_ids"], input_length=w["input_length"],
+                                          tokenizer=w["tokenizer"]),
+    "generation_top_p_count": lambda w: dict(logits=w["logits"], top_p=0.9),
+    "generation_batched_left_padding": lambda w: dict(prompts=["1, 2, 3", "A, B"], model=w["model"],
+                                                      tokenizer=w["tokenizer"], max_new_tokens=2),
+    "prompting_token_count": lambda w: dict(prompt="Review: fine.", tokenizer=w["tokenizer"], context_window=8192),
+    "prompting_negative_shots": lambda w: dict(model=w["model"], tokenizer=w["tokenizer"], shots=w["shots"],
+                                               test=w["test"]),
+    "prompting_label_words": lambda w: dict(model=w["model"], tokenizer=w["tokenizer"], shots=w["shots"],
+                                            test=w["test"]),
+    "chat_prompt_ids": lambda w: dict(tokenizer=w["tokenizer"], messages=[{"role": "user", "content": "Hi"}]),
+    "chat_next_messages": lambda w: dict(history=[{"role": "user", "content": "Hi"}], reply="Hello.",
+                                         question="How are you?"),
+    "chat_template_no_default_system": lambda w: dict(tokenizer=w["tokenizer"]),
+}
+
+
+def test_every_check_is_marked_and_has_arguments_here():
+    assert ALL_CHECKS, "no self-checks found"
+    lesson_functions = [n for n, f in vars(checks).items() if callable(f) and not n.startswith("_")
+                        and n.split("_")[0] in {"setup", "tokenization", "embeddings", "attention", "transformer",
+                                                "generation", "prompting", "chat", "memory", "quantization",
+                                                "finetune", "finetuning"}]
+    unmarked = sorted(set(lesson_functions) - set(ALL_CHECKS))
+    assert unmarked == [], f"checks without @self_check: {unmarked}"
+    missing = sorted(set(ALL_CHECKS) - set(CHECK_ARGUMENTS))
+    assert missing == [], f"add these checks to CHECK_ARGUMENTS: {missing}"
+
+
+@pytest.mark.parametrize("name", sorted(CHECK_ARGUMENTS))
+def test_no_junk_answer_makes_a_check_raise(world, name, capsys):
+    check = getattr(checks, name)
+    kwargs = CHECK_ARGUMENTS[name](world)
+    blank = check(None, **kwargs)
+    assert isinstance(blank, CheckResult) and not blank and checks.TODO in blank.message
+    for label, junk in JUNK.items():
+        result = check(junk, **kwargs)  # must not raise
+        assert isinstance(result, CheckResult), (name, label)
+        assert not result, f"{name} accepted junk ({label}): {result.message}"
+        assert result.message.count("\n") >= 1, "a verdict speaks Korean, then English"
+    printed = capsys.readouterr().out
+    assert "Traceback" not in printed
+
+
+@pytest.mark.parametrize("answer, hint", [
+    ("538 MB", "문자열이 아니라 숫자"),
+    (True, "참/거짓"),
+    (torch.tensor([3.0]), ".item()"),
+    ([1, 2], "숫자 하나"),
+    (float("nan"), "유한한"),
+])
+def test_as_number_explains_what_is_wrong(answer, hint):
+    with pytest.raises(AnswerProblem) as problem:
+        checks.as_number(answer)
+    assert hint in problem.value.ko and problem.value.en
+
+
+def test_converters_accept_what_a_right_answer_looks_like():
+    assert checks.as_number(torch.tensor(2.5)) == 2.5
+    assert checks.as_number(np.float32(0.5)) == 0.5
+    assert checks.as_integer(2.0) == 2  # 7 // (9 / 3) gives 2.0: right, not wrong
+    assert checks.as_integer(torch.tensor(4)) == 4
+    assert checks.as_int_list(torch.tensor([[1, 2, 3]])) == [1, 2, 3]
+    assert checks.as_int_list((3, 4), length=2) == [3, 4]
+    assert checks.as_fraction(0.35) == 0.35
+    assert checks.as_tensor([[0.5, 0.5]], shape=(1, 2)).shape == (1, 2)
+
+
+def test_a_float_index_and_a_percentage_get_hints():
+    with pytest.raises(AnswerProblem, match="whole number"):
+        checks.as_integer(4.5)
+    with pytest.raises(AnswerProblem) as problem:
+        checks.as_fraction(35)
+    assert "백분율" in problem.value.ko and "0.35" in problem.value.en
+    with pytest.raises(AnswerProblem, match="input_ids"):
+        checks.as_int_list(BatchEncoding({"input_ids": [1, 2]}))
+    with pytest.raises(AnswerProblem, match="list is needed"):
+        checks.as_int_list(7)
+
+
+def test_korean_particles_follow_the_number(chat_model):
+    assert "17은 정답이 아닙니다" in checks.setup_parameter_count(17, chat_model).message
+    assert "40은 정답이 아닙니다" in checks.setup_parameter_count(40, chat_model).message
+    assert "457은 정답이 아닙니다" in checks.setup_parameter_count(457, chat_model).message
+    assert "2는 정답이 아닙니다" in checks.setup_parameter_count(2, chat_model).message
+    assert "이(가)" not in checks.setup_new_tokens(3, "Once", None, limit=8).message
