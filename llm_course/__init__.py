@@ -37,6 +37,13 @@ REPOSITORY = "llm-course-kr/llm-course"
 REPOSITORY_URL = f"https://github.com/{REPOSITORY}"
 
 
+# In a notebook, a NameError from running a cell before the cells above it
+# gets a hint in Korean and English (llm_course.hints).
+if "IPython" in sys.modules:
+    from . import hints as _hints
+
+    _hints.install()
+
 # The test suite audits, in every notebook kernel, that inputs follow the
 # model's device (see llm_course.devicecheck); learners never switch it on.
 if os.environ.get("LLM_COURSE_DEVICE_AUDIT") and "ipykernel" in sys.modules:

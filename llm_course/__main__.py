@@ -40,6 +40,11 @@ def prepare() -> int:
         print(err, file=sys.stderr)
         return 1
     print(bilingual(f"대화 모델이 준비되었습니다(ready): {folder}", f"The chat model is ready in {folder}"))
+    from . import hints
+
+    config = hints.write_kernel_config()  # NameError hints in every kernel of this environment
+    if config:
+        print(f"Notebook kernels of this environment load llm_course.hints ({config}).")
     return 0
 
 

@@ -241,6 +241,75 @@ def run_one(path: Path, timeout: int = 900) -> tuple[float, float]:
     return elapsed, memory.peak / 1e9
 
 
+NAMES_INDEX = ROOT / "llm_course" / "lesson_names.json"
+
+
+def names_defined(code: str) -> list[tuple[str, int]]:
+    """The names a code cell binds at its top level (assignments, defs, imports, loop and with
+    targets), each with the line number of the statement that binds it."""
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:  # a cell with IPython magics (%pip) binds nothing a lesson reads
+        return []
+    names: list[tuple[str, int]] = []
+
+    def targets(node, line):
+        if isinstance(node, ast.Name):
+            names.append((node.id, line))
+        elif isinstance(node, (ast.Tuple, ast.List)):
+            for elt in node.elts:
+                targets(elt, line)
+        elif isinstance(node, ast.Starred):
+            targets(node.value, line)
+
+    def statement(node):
+        line = node.lineno
+        if isinstance(node, ast.Assign):
+            for t in node.targets:
+                targets(t, line)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets(node.target, line)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append((node.name, line))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.extend(((a.asname or a.name).split(".")[0], line) for a in node.names)
+        elif isinstance(node, (ast.For, ast.With, ast.If, ast.Try)):
+            if isinstance(node, ast.For):
+                targets(node.target, line)
+            for item in getattr(node, "items", []):
+                if item.optional_vars is not None:
+                    targets(item.optional_vars, line)
+            for inner in [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])]:
+                statement(inner)
+
+    for node in tree.body:
+        statement(node)
+    return names
+
+
+def names_index() -> dict:
+    """For every lesson, which code cell (counted from 1, as a top-to-bottom run numbers them) first binds each name,
+    with the line that binds it."""
+    index: dict = {}
+    for src in sources():
+        cells = [c for c in parse_source(src.read_text(encoding="utf-8"), src.name) if c["type"] == "code"]
+        found: dict = {}
+        for number, cell in enumerate(cells, 1):
+            lines = cell["source"].splitlines()
+            for name, line in names_defined(cell["source"]):
+                found.setdefault(name, [number, lines[line - 1].strip()[:70]])
+        index[src.stem] = found
+    return index
+
+
+def names_index_text() -> str:
+    import json
+
+    return json.dumps(names_index(), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+
 README = ROOT / "README.md"
 MAP_START, MAP_END = "<!-- course-map:start -->", "<!-- course-map:end -->"
 
@@ -304,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
         if MAP_START in README.read_text(encoding="utf-8") and \
                 f"{MAP_START}\n{course_map()}\n{MAP_END}" not in README.read_text(encoding="utf-8"):
             problems.append("README.md's course map is out of date: run `python -m llm_course.authoring build`")
+        if not NAMES_INDEX.exists() or NAMES_INDEX.read_text(encoding="utf-8") != names_index_text():
+            problems.append(f"{NAMES_INDEX.name} is out of date: run `python -m llm_course.authoring build`")
         print("\n".join(problems) or "All notebooks match their sources.")
         return 1 if problems else 0
     for src in sources(args.names):
@@ -316,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"built {path.relative_to(ROOT)}")
     if update_readme():
         print("updated the course map in README.md")
+    if not NAMES_INDEX.exists() or NAMES_INDEX.read_text(encoding="utf-8") != names_index_text():
+        NAMES_INDEX.write_text(names_index_text(), encoding="utf-8")
+        print(f"updated {NAMES_INDEX.relative_to(ROOT)}")
     return 0
 
 
