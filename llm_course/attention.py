@@ -78,15 +78,15 @@ def encode_text(tokenizer, text: str, model, max_tokens: int | None = None):
 
 
 def token_labels(tokenizer, input_ids) -> list[str]:
-    """One readable label per token id (each decoded alone; newlines shown as ``\\n``). Notebook 03."""
-    ids = input_ids.tolist() if hasattr(input_ids, "tolist") else list(input_ids)
-    if ids and isinstance(ids[0], list):  # a batch of one
-        ids = ids[0]
-    labels = []
-    for i in ids:
-        piece = tokenizer.decode([i]).replace("\n", "\\n")
-        labels.append(piece if piece.strip() else repr(piece))
-    return labels
+    """One readable label per token id (newlines shown as ``\\n``). Notebook 03.
+
+    A token that holds only part of a Hangul syllable is labelled with the
+    syllable and its part, ``안(1/3)``, instead of the "�" it decodes to alone
+    (see :func:`llm_course.tokens.character_labels`).
+    """
+    from .tokens import character_labels
+
+    return character_labels(tokenizer, input_ids)
 
 
 def get_attentions(model, tokenizer, text: str, max_tokens: int | None = None):

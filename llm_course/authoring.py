@@ -183,12 +183,23 @@ def build_one(src: Path) -> list[Path]:
     return written
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
 def clean(nb) -> None:
-    """Drop widget state and per-cell timing that an execution leaves behind."""
+    """Drop widget state, live widget views and per-cell timing that an execution leaves behind.
+
+    A saved widget view without its state can only show "Error displaying
+    widget" or ``VBox(children=...)``; the course's widgets print a bilingual
+    "run this cell" line above themselves (``widgets.with_run_hint``), which is
+    what the committed notebook keeps.
+    """
     nb.metadata.pop("widgets", None)
     for c in nb.cells:
         c.metadata.pop("execution", None)
         c.metadata.pop("widgets", None)
+        if c.cell_type == "code":
+            c.outputs = [o for o in c.outputs if WIDGET_VIEW not in o.get("data", {})]
 
 
 class _PeakMemory:

@@ -266,3 +266,15 @@ def generate_text(model, tokenizer, prompt: str, *, max_new_tokens: int = 30, do
     with torch.no_grad():
         out = model.generate(**enc, **settings, pad_token_id=tokenizer.pad_token_id)
     return tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def trim_partial_character(text: str) -> tuple[str, bool]:
+    """``text`` without a broken last character, and whether one was cut (notebook 05's playground).
+
+    A byte-level model spends up to three tokens on one Hangul syllable, so a
+    generation stopped by ``max_new_tokens`` can end inside a syllable; its
+    incomplete bytes decode to "�" (U+FFFD). They are dropped here rather than
+    shown as a broken character.
+    """
+    trimmed = text.rstrip("\ufffd")
+    return trimmed, trimmed != text

@@ -22,6 +22,7 @@ special tokens: they measure the text itself.
 from __future__ import annotations
 
 import html
+import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -164,13 +165,106 @@ def _kind(tokenizer) -> str:
                                "a tokenizers.Tokenizer or a tiktoken Encoding."))
 
 
+def _has_byte_level(component) -> bool:
+    """True if a tokenizers decoder or pre-tokenizer is ByteLevel or a Sequence that holds one."""
+    if component is None:
+        return False
+    try:
+        spec = json.loads(component.__getstate__())
+    except (AttributeError, TypeError, ValueError):
+        return type(component).__name__ == "ByteLevel"
+
+    def walk(node) -> bool:
+        if not isinstance(node, dict):
+            return False
+        if node.get("type") == "ByteLevel":
+            return True
+        return any(walk(child) for key in ("decoders", "pretokenizers") for child in node.get(key) or [])
+
+    return walk(spec)
+
+
 def _is_byte_level(tokenizer) -> bool:
+    """True for byte-level BPE (GPT-2 style), however the tokenizer's decoder is assembled.
+
+    transformers before 5.18 (Colab has 5.15) converts this GGUF's tokenizer with
+    the decoder ``Sequence[ByteFallback, Fuse, Replace, ByteLevel]``; later
+    releases give a plain ``ByteLevel``. Both are byte-level, and so is any
+    tokenizer whose pre-tokenizer is ByteLevel.
+    """
     kind = _kind(tokenizer)
     if kind == "tiktoken":
         return True
     backend = tokenizer if kind == "tokenizers" else getattr(tokenizer, "backend_tokenizer", None)
-    decoder = getattr(backend, "decoder", None)
-    return type(decoder).__name__ == "ByteLevel"
+    return _has_byte_level(getattr(backend, "decoder", None)) or _has_byte_level(getattr(backend, "pre_tokenizer", None))
+
+
+def _token_bytes(tokenizer, ids: list[int]) -> list[bytes] | None:
+    """The bytes each token stands for, or None for a tokenizer that is not byte-level."""
+    kind = _kind(tokenizer)
+    if kind == "tiktoken":
+        return [tokenizer.decode_single_token_bytes(i) for i in ids]
+    if not _is_byte_level(tokenizer):
+        return None
+    strings = [tokenizer.id_to_token(i) for i in ids] if kind == "tokenizers" else tokenizer.convert_ids_to_tokens(ids)
+    special = set(getattr(tokenizer, "all_special_tokens", []) or [])
+    return [s.encode("utf-8") if s in special else byte_level_to_bytes(s) for s in strings]
+
+
+def character_labels(tokenizer, ids) -> list[str]:
+    """One label per token that a learner can read, even where a token holds part of a character.
+
+    A byte-level BPE splits a Hangul syllable (3 bytes in UTF-8) over several
+    tokens, and each piece decoded alone is "�". Here such a piece is labelled
+    with the syllable it belongs to and which part it is: the three tokens of
+    "안" become ``안(1/3)``, ``안(2/3)``, ``안(3/3)``. Whole characters show as
+    themselves, a newline as ``\\n``. Notebooks 01 and 03 (the attention heatmaps).
+    """
+    ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
+    if ids and isinstance(ids[0], list):  # a batch of one
+        ids = ids[0]
+    raw = _token_bytes(tokenizer, ids)
+    if raw is None:
+        pieces = [tokenizer.decode([i]) for i in ids]
+    else:
+        # Where each character of the whole byte string starts and ends, then which tokens cover it.
+        starts, text, position = [], [], 0
+        data = b"".join(raw)
+        while position < len(data):
+            for width in (1, 2, 3, 4):
+                chunk = data[position:position + width]
+                try:
+                    text.append(chunk.decode("utf-8"))
+                    break
+                except UnicodeDecodeError:
+                    continue
+            else:  # a byte that starts no character: show it in hex
+                width, chunk = 1, data[position:position + 1]
+                text.append(f"<{chunk.hex().upper()}>")
+            starts.append((position, position + width))
+            position += width
+        bounds, offset = [], 0
+        for piece in raw:
+            bounds.append((offset, offset + len(piece)))
+            offset += len(piece)
+        pieces = []
+        for lo, hi in bounds:
+            parts = []
+            for (c_lo, c_hi), ch in zip(starts, text):
+                if c_hi <= lo or c_lo >= hi:
+                    continue
+                if lo <= c_lo and c_hi <= hi:
+                    parts.append(ch)
+                else:  # this token holds part of ch: which part of how many?
+                    covering = [k for k, (t_lo, t_hi) in enumerate(bounds) if t_lo < c_hi and t_hi > c_lo]
+                    mine = [k for k, b in enumerate(bounds) if b == (lo, hi)][0]
+                    parts.append(f"{ch}({covering.index(mine) + 1}/{len(covering)})")
+            pieces.append("".join(parts))
+    labels = []
+    for piece in pieces:
+        piece = piece.replace("\n", "\\n")
+        labels.append(piece if piece.strip() else repr(piece))
+    return labels
 
 
 def encode(tokenizer, text: str) -> list[int]:

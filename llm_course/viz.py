@@ -20,7 +20,7 @@ from matplotlib import font_manager
 from .i18n import bilingual
 
 KOREAN_FONT = "NanumGothic"
-FIGURE_DPI = 80  # modest resolution keeps committed notebooks small
+FIGURE_DPI = 100  # modest, keeps notebooks small; at 72-80 dpi NanumGothic drops the underscores of small labels
 
 _fonts_ready = False
 

@@ -8,6 +8,43 @@ from __future__ import annotations
 
 from .i18n import bilingual
 
+# What a widget cell shows where no live widget can: in the committed notebook
+# before it is run, in viewers without widgets (GitHub, VS Code without the
+# extension), and in JupyterLab after a reopen, where the saved output can
+# only say "Error displaying widget: model not found".
+RUN_TO_SHOW = ("▶ 위젯이 보이지 않으면(노트북을 다시 연 뒤 등) 이 셀을 실행하세요. "
+               "· If no widget shows here (for example after reopening the notebook), run this cell.")
+DESCRIPTION_STYLE = {"description_width": "initial"}  # "temperature", "max_new_tokens" in full, not "temperat…"
+
+
+def with_run_hint(widget):
+    """Show a one-line bilingual "run this cell" note with ``widget``, and use it as its plain-text form.
+
+    The note is a separate output above the widget, so it is still there when
+    the widget itself cannot be drawn; ``repr(widget)`` (what a viewer without
+    widgets prints, instead of ``VBox(children=...)``) is the note too.
+    Works with ipywidgets 7 (Colab) and 8. Returns the same widget.
+    """
+    import html
+
+    base = type(widget)
+
+    def _ipython_display_(self, **kwargs):
+        from IPython.display import display
+
+        display({"text/plain": RUN_TO_SHOW,
+                 "text/html": f'<div style="color:#888;font-size:85%">{html.escape(RUN_TO_SHOW)}</div>'}, raw=True)
+        parent = getattr(base, "_ipython_display_", None)
+        if parent is not None:  # ipywidgets 7
+            parent(self, **kwargs)
+        else:  # ipywidgets 8
+            display(self._repr_mimebundle_(), raw=True)
+
+    widget.__class__ = type(base.__name__, (base,), {"__repr__": lambda self: RUN_TO_SHOW,
+                                                     "_ipython_display_": _ipython_display_,
+                                                     "__module__": base.__module__})
+    return widget
+
 
 # --------------------------------------------------------------------------
 # Notebook 03: attention explorer (sentence, layer, head)
@@ -67,11 +104,11 @@ def attention_explorer(model, tokenizer, text: str = "The cat sat on the mat bec
     num_layers = model.config.num_hidden_layers
     num_heads = model.config.num_attention_heads
     text_box = widgets.Text(value=text, description="text", continuous_update=False,
-                            layout=widgets.Layout(width="95%"))
+                            layout=widgets.Layout(width="95%"), style=DESCRIPTION_STYLE)
     layer_slider = widgets.IntSlider(value=layer, min=0, max=num_layers - 1, description="layer",
-                                     continuous_update=False)
+                                     continuous_update=False, style=DESCRIPTION_STYLE)
     head_slider = widgets.IntSlider(value=head, min=0, max=num_heads - 1, description="head",
-                                    continuous_update=False)
+                                    continuous_update=False, style=DESCRIPTION_STYLE)
     message = widgets.HTML()
     image = widgets.Image(format="png")
     cache: dict = {}
@@ -89,7 +126,7 @@ def attention_explorer(model, tokenizer, text: str = "The cat sat on the mat bec
     for control in (text_box, layer_slider, head_slider):
         control.observe(update, names="value")
     update()
-    return widgets.VBox([text_box, widgets.HBox([layer_slider, head_slider]), message, image])
+    return with_run_hint(widgets.VBox([text_box, widgets.HBox([layer_slider, head_slider]), message, image]))
 
 
 # --------------------------------------------------------------------------
@@ -120,8 +157,8 @@ def token_playground(tokenizers: dict, text: str = "토큰화는 생각보다 �
                                    "Pass at least one tokenizer, for example {'SmolLM2': tokenizer}."))
     names = list(tokenizers)
     text_box = widgets.Text(value=text, description="text", continuous_update=False,
-                            layout=widgets.Layout(width="95%"))
-    choice = widgets.Dropdown(options=names, value=names[0], description="tokenizer")
+                            layout=widgets.Layout(width="95%"), style=DESCRIPTION_STYLE)
+    choice = widgets.Dropdown(options=names, value=names[0], description="tokenizer", style=DESCRIPTION_STYLE)
     view = widgets.HTML()
 
     def update(*_):
@@ -133,7 +170,7 @@ def token_playground(tokenizers: dict, text: str = "토큰화는 생각보다 �
     text_box.observe(update, names="value")
     choice.observe(update, names="value")
     update()
-    return widgets.VBox([text_box, choice, view])
+    return with_run_hint(widgets.VBox([text_box, choice, view]))
 
 
 # --------------------------------------------------------------------------
@@ -152,7 +189,7 @@ def generation_view(model, tokenizer, prompt: str, mode: str = "sampling", tempe
     valid range (temperature 0 while sampling, top_p outside (0, 1],
     max_new_tokens below 1).
     """
-    from .generation import generate_text
+    from .generation import generate_text, trim_partial_character
 
     if mode not in ("sampling", "greedy"):
         raise ValueError(bilingual(f"mode는 'sampling' 또는 'greedy'여야 합니다. 들어온 값: {mode!r}",
@@ -160,11 +197,16 @@ def generation_view(model, tokenizer, prompt: str, mode: str = "sampling", tempe
     sampling = mode == "sampling"
     text = generate_text(model, tokenizer, prompt, max_new_tokens=max_new_tokens, do_sample=sampling,
                          temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    text, cut = trim_partial_character(text)
     if sampling:
         settings = f"sampling: temperature={temperature}, top_k={top_k or 'off'}, top_p={top_p}, seed={seed}"
     else:
         settings = "greedy (do_sample=False)"
-    return f"[{settings}, max_new_tokens={max_new_tokens}]\n{prompt}⟨{text}⟩"
+    shown = f"[{settings}, max_new_tokens={max_new_tokens}]\n{prompt}⟨{text}⟩"
+    if cut:
+        shown += ("\n(max_new_tokens에서 한 글자의 중간이 잘려, 그 조각은 빼고 보여 줍니다. 한글 한 글자는 토큰이 최대 3개입니다. "
+                  "/ The limit fell inside a character; its broken bytes are left out. A Hangul syllable takes up to 3 tokens.)")
+    return shown
 
 
 def generation_playground(model, tokenizer, prompt: str = "Once upon a time, in a small village,", *,
@@ -185,17 +227,20 @@ def generation_playground(model, tokenizer, prompt: str = "Once upon a time, in 
         except ValueError as err:
             print(err)
 
-    return widgets.interactive(
+    style = DESCRIPTION_STYLE
+    return with_run_hint(widgets.interactive(
         show,
         {"manual": True, "manual_name": "생성 (generate)"},
-        prompt=widgets.Text(value=prompt, description="prompt", layout=widgets.Layout(width="95%")),
-        mode=widgets.Dropdown(options=["sampling", "greedy"], value="sampling", description="mode"),
-        temperature=widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="temperature"),
-        top_k=widgets.IntSlider(value=0, min=0, max=100, description="top_k (0=off)"),
-        top_p=widgets.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top_p"),
-        max_new_tokens=widgets.IntSlider(value=30, min=1, max=max_tokens_limit, description="max_new_tokens"),
-        seed=widgets.IntSlider(value=0, min=0, max=100, description="seed"),
-    )
+        prompt=widgets.Text(value=prompt, description="prompt", layout=widgets.Layout(width="95%"), style=style),
+        mode=widgets.Dropdown(options=["sampling", "greedy"], value="sampling", description="mode", style=style),
+        temperature=widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="temperature",
+                                        style=style),
+        top_k=widgets.IntSlider(value=0, min=0, max=100, description="top_k (0=off)", style=style),
+        top_p=widgets.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top_p", style=style),
+        max_new_tokens=widgets.IntSlider(value=30, min=1, max=max_tokens_limit, description="max_new_tokens",
+                                         style=style),
+        seed=widgets.IntSlider(value=0, min=0, max=100, description="seed", style=style),
+    ))
 
 
 # --------------------------------------------------------------------------
@@ -223,7 +268,7 @@ def chat_transcript_html(messages) -> str:
 def chat_widget(reply_fn, system_prompt: str | None = None):
     """A small chat box over :func:`llm_course.chat.chat_step`: type, press "send", read the reply. Notebook 07.
 
-    ``reply_fn`` takes the conversation (a list of messages) and returns the
+    Enter in the text box sends too. ``reply_fn`` takes the conversation (a list of messages) and returns the
     assistant's text, for example
     ``lambda m: chat.generate_reply(model, tokenizer, m, max_new_tokens=60)``.
     ``system_prompt`` starts the conversation with a system message. Built
@@ -235,6 +280,7 @@ def chat_widget(reply_fn, system_prompt: str | None = None):
     the conversation so far is in its ``messages`` attribute.
     """
     import html
+    import warnings
 
     import ipywidgets as widgets
 
@@ -267,4 +313,7 @@ def chat_widget(reply_fn, system_prompt: str | None = None):
 
     send.on_click(on_send)
     reset.on_click(on_reset)
-    return box
+    with warnings.catch_warnings():  # ipywidgets 8 calls on_submit deprecated, yet it is the Enter key in 7 and 8
+        warnings.simplefilter("ignore", DeprecationWarning)
+        text_box.on_submit(on_send)
+    return with_run_hint(box)

@@ -71,6 +71,7 @@ def test_outputs_come_from_one_clean_run(path):
     assert counts == list(range(1, len(code) + 1)), "outputs must come from one top-to-bottom run"
     for c in code:
         for out in c["outputs"]:
+            assert authoring.WIDGET_VIEW not in out.get("data", {}), "a saved widget view shows only an error"
             assert out["output_type"] != "error", f"committed error output: {out.get('ename')}"
             text = "".join(out.get("text", ""))
             assert "Glyph" not in text or "missing" not in text, "a figure is missing Korean glyphs"
