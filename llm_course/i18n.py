@@ -92,6 +92,10 @@ def _english_sound(word: str) -> str:
 def spoken_ending(word) -> str:
     """The last syllable of ``word`` as a Korean speaker says it (Hangul, digits, Latin, symbols)."""
     text = str(word).strip()
+    # A gloss in parentheses is not what the particle agrees with: 문자열(str)이, 'cuda'(LLM_COURSE_DEVICE=cuda)를.
+    gloss = re.match(r"^(.*\S)\s*\([^()]*\)$", text)
+    if gloss:
+        text = gloss.group(1)
     # Trailing punctuation and closing brackets/quotes are not read aloud.
     text = re.sub(r"[\s\"'`)\]}>.,!?:;…]+$", "", text)
     if not text:

@@ -31,6 +31,7 @@ import contextlib
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import threading
@@ -44,7 +45,7 @@ from .i18n import bilingual, josa
 CACHE_ENV_VAR = "LLM_COURSE_CACHE"
 # Part of every cache folder's name: raise it whenever the conversion changes, so
 # that caches made by an older conversion are rebuilt instead of trusted.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 DEFAULT_CHAT_MODEL = "smollm2-135m-instruct"
 DEFAULT_ENCODER = "all-minilm-l6-v2"
 HUB_TIMEOUT_S = 3.0
@@ -351,9 +352,6 @@ def _remove_tree(folder: Path) -> None:
 
 
 def _convert_gguf(spec: PackagedModel, folder: Path, *, verbose: bool) -> None:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     gguf = source_path(spec)
     start = time.perf_counter()
     if verbose:
@@ -371,28 +369,8 @@ def _convert_gguf(spec: PackagedModel, folder: Path, *, verbose: bool) -> None:
             f"Converting {gguf.name} to float32 safetensors in {folder} (once only; 20 s to 2 min on a laptop CPU) ..."))
     tmp = folder.with_name(f".tmp-{folder.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        tokenizer.add_special_tokens(dict(_SMOLLM2_SPECIAL_TOKENS))
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-        # The weights are plain float32 by now, but the GGUF quantizer marker
-        # makes save_pretrained refuse ("quantized with gguf and is not serializable").
-        model.hf_quantizer = None
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-        model.config.name_or_path = spec.name
-        eos_id = tokenizer.convert_tokens_to_ids(_SMOLLM2_SPECIAL_TOKENS["eos_token"])
-        model.config.eos_token_id = model.config.pad_token_id = eos_id
-        model.generation_config.eos_token_id = model.generation_config.pad_token_id = eos_id
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
-        (tmp / _MARKER).write_text(
-            json.dumps(
-                {"model": spec.name, "source_sha256": digest, "files": files, "format": CACHE_FORMAT,
-                 "transformers": _version("transformers")},
-                indent=1,
-            )
-        )
+        with _quiet_progress(), _quiet_gguf_progress():
+            _convert_into(spec, gguf, tmp, digest)
         _make_readable(tmp)
         os.replace(tmp, folder)  # atomic: the folder appears complete or not at all
     finally:
@@ -401,6 +379,62 @@ def _convert_gguf(spec: PackagedModel, folder: Path, *, verbose: bool) -> None:
     if verbose:
         print(bilingual(f"{time.perf_counter() - start:.0f}초 만에 끝났습니다. 이후에는 캐시를 읽습니다.",
                         f"Done in {time.perf_counter() - start:.0f} s; later loads read the cache."))
+
+
+@contextlib.contextmanager
+def _quiet_gguf_progress():
+    """Hide the "Converting and de-quantizing GGUF tensors" bar of transformers before 5.18 (Colab's 5.15).
+
+    That bar comes from ``tqdm`` itself, which ``disable_progress_bar()`` does not reach.
+    """
+    import functools
+
+    try:
+        from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:  # pragma: no cover - gguf support missing entirely
+        yield
+        return
+    original = getattr(gguf_utils, "tqdm", None)
+    if original is None:
+        yield
+        return
+    gguf_utils.tqdm = functools.partial(original, disable=True)
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = original
+
+
+def _convert_into(spec: PackagedModel, gguf: Path, tmp: Path, digest: str) -> None:
+    """Convert the GGUF into float32 safetensors and a tokenizer in the folder ``tmp``."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    tokenizer.add_special_tokens(dict(_SMOLLM2_SPECIAL_TOKENS))
+    # Cleaning up spaces is for WordPiece; on this BPE, transformers 5.15 warns at every decode
+    # that it ignores it. Off, decoding is the same in every release, without the warning.
+    tokenizer.clean_up_tokenization_spaces = False
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # The weights are plain float32 by now, but the GGUF quantizer marker
+    # makes save_pretrained refuse ("quantized with gguf and is not serializable").
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.config.name_or_path = spec.name
+    eos_id = tokenizer.convert_tokens_to_ids(_SMOLLM2_SPECIAL_TOKENS["eos_token"])
+    model.config.eos_token_id = model.config.pad_token_id = eos_id
+    model.generation_config.eos_token_id = model.generation_config.pad_token_id = eos_id
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
+    (tmp / _MARKER).write_text(
+        json.dumps(
+            {"model": spec.name, "source_sha256": digest, "files": files, "format": CACHE_FORMAT,
+             "transformers": _version("transformers")},
+            indent=1,
+        )
+    )
 
 
 def _version(package: str) -> str:
@@ -478,6 +512,34 @@ def _from_hub(loader, hub_id: str, **kwargs):
 # --------------------------------------------------------------------------
 
 
+# What transformers before 5.18 (Colab ran 5.15 in 2026) says in lesson cells although nothing is
+# wrong: its text-generation pipeline sets both length limits and passes a generation config
+# with arguments, and every BPE decode ignores a WordPiece option. Later releases say none of it.
+_OLD_RELEASE_NOISE = (
+    "Ignoring clean_up_tokenization_spaces=True for BPE",
+    "Both `max_new_tokens`",
+    "Passing `generation_config` together with generation-related arguments",
+)
+
+
+class _DropOldReleaseNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(noise in message for noise in _OLD_RELEASE_NOISE)
+
+
+def _quiet_old_release_noise() -> None:
+    """Drop :data:`_OLD_RELEASE_NOISE` from transformers' log output, on releases before 5.18 only (idempotent)."""
+    from packaging.version import Version
+    from transformers.utils import logging as hf_logging
+
+    if Version(_version("transformers")) >= Version("5.18"):
+        return
+    for handler in hf_logging._get_library_root_logger().handlers:
+        if not any(isinstance(f, _DropOldReleaseNoise) for f in handler.filters):
+            handler.addFilter(_DropOldReleaseNoise())
+
+
 @contextlib.contextmanager
 def _quiet_progress():
     """Hide transformers' 'Loading weights' bar for loads that take a second."""
@@ -506,6 +568,7 @@ def load_tokenizer(name: str = DEFAULT_CHAT_MODEL, **kwargs):
     """Load the tokenizer of a packaged model or Hub id; returns the transformers object itself."""
     from transformers import AutoTokenizer
 
+    _quiet_old_release_noise()
     spec = resolve(name)
     if isinstance(spec, str):
         return _from_hub(AutoTokenizer.from_pretrained, spec, **kwargs)
@@ -535,6 +598,7 @@ def load_model(
 
     from .env import get_device
 
+    _quiet_old_release_noise()
     device = device or get_device()
     if dtype is None:
         dtype = torch.float32 if device == "cpu" else "auto"

@@ -29,6 +29,8 @@ from llm_course.i18n import bilingual, josa, spoken_ending
     ("list", "이/가", "list가"),    # 트
     ("BatchEncoding", "이/가", "BatchEncoding이"),  # 잉
     ("tensor", "이/가", "tensor가"),  # 서
+    ("문자열(str)", "이/가", "문자열(str)이"),  # the particle agrees with the word, not the gloss
+    ("정수(int)", "이/가", "정수(int)가"),
 ])
 def test_particles_follow_pronunciation(word, pair, expected):
     assert josa(word, pair) == expected
