@@ -224,14 +224,21 @@ def layer_inputs(model, hidden_states: torch.Tensor) -> dict:
     a ``(1, 1, seq_len, seq_len)`` tensor of 0 and the most negative float for
     eager attention, ``None`` for sdpa, whose kernel applies the causal mask itself.
     """
+    import inspect
+
     from transformers.masking_utils import create_causal_mask
 
     seq_len = hidden_states.shape[1]
     position_ids = torch.arange(seq_len, device=hidden_states.device)[None]  # (1, seq_len)
     with torch.no_grad():
         position_embeddings = model.model.rotary_emb(hidden_states, position_ids=position_ids)
-    mask = create_causal_mask(config=model.config, inputs_embeds=hidden_states, attention_mask=None,
-                              past_key_values=None, position_ids=position_ids)
+    mask_args = {"config": model.config, "attention_mask": None, "past_key_values": None, "position_ids": position_ids}
+    params = inspect.signature(create_causal_mask).parameters
+    # Older releases (4.5x, early 5.x) call the embeddings ``input_embeds`` and want ``cache_position``.
+    mask_args["inputs_embeds" if "inputs_embeds" in params else "input_embeds"] = hidden_states
+    if "cache_position" in params:
+        mask_args["cache_position"] = position_ids[0]
+    mask = create_causal_mask(**mask_args)
     return {"attention_mask": mask, "position_ids": position_ids, "position_embeddings": position_embeddings}
 
 

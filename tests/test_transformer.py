@@ -202,6 +202,24 @@ def test_layer_inputs_are_what_the_library_passes(smol):
     assert torch.allclose(cos[0], my_cos, atol=1e-5) and torch.allclose(sin[0], my_sin, atol=1e-5)
 
 
+def test_layer_inputs_with_the_older_mask_signature(smol, monkeypatch):
+    """Colab's older transformers names the argument ``input_embeds`` and wants ``cache_position``."""
+    import transformers.masking_utils as masking_utils
+
+    real = masking_utils.create_causal_mask
+    seen = {}
+
+    def old_style(config, input_embeds, attention_mask, cache_position, past_key_values, position_ids=None):
+        seen["cache_position"] = cache_position
+        return real(config=config, inputs_embeds=input_embeds, attention_mask=attention_mask,
+                    past_key_values=past_key_values, position_ids=position_ids)
+
+    monkeypatch.setattr(masking_utils, "create_causal_mask", old_style)
+    extra = transformer.layer_inputs(smol.model, smol.stream[3][None])
+    assert seen["cache_position"].tolist() == [0, 1, 2, 3, 4]
+    assert extra["attention_mask"].shape == (1, 1, 5, 5)
+
+
 def test_an_eager_layer_without_the_mask_looks_ahead(smol):
     block = smol.model.model.layers[3]
     x = smol.stream[3][None]
