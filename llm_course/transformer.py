@@ -50,21 +50,13 @@ def num_layers(model) -> int:
     return int(model.config.num_hidden_layers)
 
 
-def check_layer(model, layer, *, include_embeddings: bool = False) -> int:
-    """Return ``layer`` if it names a decoder layer of ``model``, else raise a bilingual ``ValueError``. Notebook 04.
-
-    Layers are numbered 0 to ``num_layers - 1``. With ``include_embeddings``
-    the number counts layers *passed* in the residual stream instead: 0 (the
-    embeddings) to ``num_layers`` (after the last layer).
-    """
+def check_layer(model, layer) -> int:
+    """Return ``layer`` if it names a decoder layer (0 to ``num_layers - 1``), else raise a bilingual ValueError. Notebook 04."""
     n = num_layers(model)
-    top = n if include_embeddings else n - 1
-    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer <= top:
-        what_ko = "지나온 층의 수" if include_embeddings else "층 번호"
-        what_en = "the number of layers passed" if include_embeddings else "layer"
+    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < n:
         raise ValueError(bilingual(
-            f"{what_ko}는 0부터 {top}까지의 정수여야 합니다 (이 모델의 층은 {n}개). 받은 값: {layer!r}",
-            f"{what_en} must be an integer from 0 to {top} (this model has {n} layers); got {layer!r}."))
+            f"층 번호는 0부터 {n - 1}까지의 정수여야 합니다 (이 모델의 층은 {n}개). 받은 값: {layer!r}",
+            f"layer must be an integer from 0 to {n - 1} (this model has {n} layers); got {layer!r}."))
     return layer
 
 

@@ -420,13 +420,6 @@ def test_layer_out_of_range(smol, layer):
         transformer.run_layer(smol.model, x[None], layer)
 
 
-def test_layers_passed_range(smol):
-    assert transformer.check_layer(smol.model, 30, include_embeddings=True) == 30
-    with pytest.raises(ValueError) as excinfo:
-        transformer.check_layer(smol.model, 31, include_embeddings=True)
-    bilingual_error(excinfo, "0부터 30까지", "from 0 to 30")
-
-
 @pytest.mark.parametrize("text", ["", "   ", None, 42])
 def test_empty_prompt(smol, text):
     with pytest.raises(ValueError) as excinfo:
