@@ -425,3 +425,107 @@ def plot_accuracy_by_shots(rows: dict, n_test: int, series=("all", "en", "ko"), 
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+# --------------------------------------------------------------------------
+# Notebook 04: the transformer block
+# --------------------------------------------------------------------------
+
+
+def parameter_bars(counts: dict, *, title: str | None = None, figsize=(6.5, 3.4)):
+    """Parameters per component as bars, in millions, with each one's share written on top (notebook 04).
+
+    ``counts`` is :func:`llm_course.transformer.parameter_counts`'s result. Returns the figure.
+    """
+    from matplotlib import pyplot as plt
+
+    if not counts or sum(counts.values()) <= 0:
+        raise ValueError("No parameters to plot: pass transformer.parameter_counts(model).")
+    names, values = list(counts), [int(v) for v in counts.values()]
+    total = sum(values)
+    fig, ax = plt.subplots(figsize=figsize)
+    bars = ax.bar(range(len(values)), [v / 1e6 for v in values], color=[f"C{i}" for i in range(len(values))])
+    for bar, v in zip(bars, values):
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), f"{v / 1e6:.1f} M\n{v / total:.1%}",
+                ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylim(0, max(values) / 1e6 * 1.3)
+    ax.set_ylabel("파라미터 (parameters), M")
+    ax.set_title(title or f"파라미터는 어디에 있나 (where the {total / 1e6:.1f} M parameters live)")
+    fig.tight_layout()
+    plt.close(fig)  # the notebook shows the returned figure once
+    return fig
+
+
+def residual_norm_plot(norms, labels, *, title: str | None = None, figsize=(7, 3.8)):
+    """The norm of the residual stream after each layer, one line per token, log scale (notebook 04).
+
+    ``norms`` is ``(num_layers + 1, seq_len)``: row 0 the embeddings, row k after k layers.
+    """
+    from matplotlib import pyplot as plt
+
+    data = _as_numpy(norms)
+    if data.ndim != 2 or data.shape[1] != len(labels):
+        raise ValueError(f"Need (num_layers + 1, seq_len) norms and one label per token; got shape {data.shape} "
+                         f"and {len(labels)} labels.")
+    fig, ax = plt.subplots(figsize=figsize)
+    for pos, label in enumerate(labels):
+        ax.plot(range(data.shape[0]), data[:, pos], marker=".", label=f"{pos}: {label!r}")
+    ax.set_yscale("log")
+    ax.set_xlabel("지나온 층의 수 (layers passed; 0 = embeddings)")
+    ax.set_ylabel("‖residual‖ (log)")
+    ax.set_title(title or "잔차 스트림의 크기 (norm of the residual stream)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def logit_lens_heatmap(top_probs, top_labels, position_labels, *, title: str | None = None, figsize=(7, 8.5)):
+    """The logit lens: the top token at every (layers passed, position), coloured by its probability (notebook 04).
+
+    ``top_probs`` is ``(num_layers + 1, seq_len)``; ``top_labels`` the same shape as nested lists of strings.
+    """
+    import numpy as np
+    from matplotlib import pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    data = _as_numpy(top_probs)
+    rows, cols = data.shape if data.ndim == 2 else (0, 0)
+    if data.ndim != 2 or len(top_labels) != rows or any(len(r) != cols for r in top_labels) \
+            or len(position_labels) != cols:
+        raise ValueError("Need (rows, positions) probabilities, the same shape of labels, and one label per position.")
+    fig, ax = plt.subplots(figsize=figsize)
+    cmap = ListedColormap(plt.get_cmap("YlOrBr")(np.linspace(0.0, 0.7, 256)))  # its light part: black text stays readable
+    image = ax.imshow(data, cmap=cmap, aspect="auto", vmin=0.0, vmax=1.0)
+    for r in range(rows):
+        for c in range(cols):
+            ax.text(c, r, _short(repr(top_labels[r][c]), 12), ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(cols), [repr(p) for p in position_labels], fontsize=8)
+    ax.set_yticks(range(rows), [str(r) for r in range(rows)], fontsize=7)
+    ax.set_xlabel("입력 위치 (input position): 여기서 예측하는 다음 토큰 (the next token predicted here)")
+    ax.set_ylabel("지나온 층의 수 (layers passed)")
+    ax.set_title(title or "로짓 렌즈 (logit lens): 층마다 1등 토큰 (top token per layer)")
+    fig.colorbar(image, ax=ax, fraction=0.046, label="1등 확률 (p of the top token)")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def token_rank_plot(ranks, token: str, *, title: str | None = None, figsize=(7, 3.2)):
+    """Place of one token in the logit lens after each layer (1 = the top token), log scale (notebook 04)."""
+    from matplotlib import pyplot as plt
+
+    data = _as_numpy(ranks)
+    if data.ndim != 1 or data.size == 0:
+        raise ValueError("Need one rank per layer (a 1-D sequence).")
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.plot(range(data.size), data, marker="o")
+    ax.set_yscale("log")
+    ax.invert_yaxis()  # the top token at the top
+    ax.set_xlabel("지나온 층의 수 (layers passed)")
+    ax.set_ylabel("순위 (rank), 1 = 1등")
+    ax.set_title(title or f"{token!r}의 순위 (rank of {token!r})")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
