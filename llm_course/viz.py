@@ -437,9 +437,10 @@ def footprint_perplexity_plot(rows: dict, *, baseline: str = "float32", title: s
         xs = [row["footprint"] / 1e6 for row in rows.values()]
         ys = [row["ppl"][lang] / rows[baseline]["ppl"][lang] for row in rows.values()]
         ax.scatter(xs, ys, s=40, color=f"C{n}", label=lang, zorder=3)
-        for name, x, y in zip(rows, xs, ys):
-            ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4 if n == 0 else -11), fontsize=8,
-                        color=f"C{n}")
+        for i, (name, x, y) in enumerate(zip(rows, xs, ys)):
+            # first language's labels above, the second's below; neighbours staggered so equal points stay readable
+            dy = (4 + 8 * (i % 2)) if n == 0 else -(11 + 8 * (i % 2))
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, dy), fontsize=8, color=f"C{n}")
     ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
     ax.set_xlabel("메모리 사용량 (footprint, MB)")
     ax.set_ylabel(f"퍼플렉서티 ÷ {baseline} (perplexity ratio)")
