@@ -27,8 +27,11 @@ check against the real thing:
   LLM.int8() (2022) and QLoRA (2023). The course's tests check that they give
   what ``bitsandbytes.functional`` gives on the same tensor.
 * **Perplexity on a fixed text with a sliding window** (:func:`sliding_window_nll`,
-  :func:`text_perplexity`), with bits per character and per byte, which unlike
-  perplexity per token can be compared across languages and tokenizers.
+  :func:`text_perplexity`) on the course-written held-out texts
+  (:func:`heldout_text`), with bits per character and per byte, which unlike
+  perplexity per token can be compared across tokenizers.
+* **Timing and routing**: :func:`timed_generate` times ``generate`` step by
+  step; :func:`selected_experts` reads which experts a MoE's router picked.
 
 Sizes are in decimal units (1 MB = 10⁶ bytes, 1 GB = 10⁹ bytes), as
 ``get_memory_footprint`` users and GPU vendors write them. Bad input raises a
@@ -64,7 +67,7 @@ DTYPE_ALIASES = {
     "bf16": "bfloat16", "torch.bfloat16": "bfloat16",
     "fp16": "float16", "half": "float16", "torch.float16": "float16",
     "8bit": "int8", "torch.int8": "int8",
-    "4bit": "nf4", "int4": "nf4",
+    "4bit": "nf4",  # nf4 and fp4 take the same bytes
 }
 FOUR_BIT = ("nf4", "fp4")
 BNB_BLOCKSIZE = 64  # bitsandbytes' default block size for 4-bit weights
@@ -83,7 +86,10 @@ def dtype_name(dtype) -> str:
         return key
     if key in DTYPE_ALIASES:
         return DTYPE_ALIASES[key]
-    known = ", ".join(list(DTYPE_BYTES) + list(DTYPE_ALIASES))
+    known = ", ".join(
+        name + (f" ({', '.join(a for a, c in DTYPE_ALIASES.items() if c == name and not a.startswith('torch.'))})"
+                if any(c == name for c in DTYPE_ALIASES.values()) else "")
+        for name in DTYPE_BYTES)
     raise ValueError(bilingual(
         f"알 수 없는 dtype입니다: {dtype!r}. 쓸 수 있는 이름: {known}.",
         f"Unknown dtype {dtype!r}. Known names: {known}."))
@@ -105,7 +111,7 @@ def bytes_per_parameter(dtype, *, blocksize: int = BNB_BLOCKSIZE, double_quant: 
     name = dtype_name(dtype)
     value = DTYPE_BYTES[name]
     if name in FOUR_BIT and include_scales:
-        blocksize = _positive_int(blocksize, "blocksize", "블록 크기(blocksize)")
+        blocksize = _positive_int(blocksize, "blocksize", "블록 크기")
         if double_quant:
             value += 1 / blocksize + 4 / (blocksize * DOUBLE_QUANT_BLOCKSIZE)
         else:
@@ -122,9 +128,14 @@ def _check_param_count(n_params) -> float:
     return float(n_params)
 
 
+def _named(name_ko: str, name: str, pair: str) -> str:
+    """``"대역폭(bandwidth)은"``: the particle follows the Korean word, not the English one in brackets."""
+    return f"{name_ko}({name}){josa(name_ko, pair)[len(name_ko):]}"
+
+
 def _positive_int(value, name: str, name_ko: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(bilingual(f"{josa(name_ko, '은/는')} 1 이상의 정수여야 합니다 (받은 값: {value!r}).",
+        raise ValueError(bilingual(f"{_named(name_ko, name, '은/는')} 1 이상의 정수여야 합니다 (받은 값: {value!r}).",
                                    f"{name} must be a whole number >= 1 (got {value!r})."))
     return value
 
@@ -159,7 +170,7 @@ def korean_units(n, *, keep: int = 2) -> str:
     ``keep=1`` → ``"80억"``; ``korean_units(12_879_921_152, keep=1)`` → ``"129억"``.
     """
     n = int(round(_check_param_count(n)))
-    keep = _positive_int(keep, "keep", "단위 개수(keep)")
+    keep = _positive_int(keep, "keep", "단위 개수")
     units = [(size, unit) for size, unit in _KOREAN_UNITS if n >= size] + [(1, "")]
     step = units[min(keep, len(units)) - 1][0]
     n = (n + step // 2) // step * step  # round to the last unit written
@@ -432,7 +443,7 @@ def kv_cache_bytes(config, seq_len, *, batch_size: int = 1, dtype="float32") -> 
             f"문맥 길이(seq_len)는 1 이상의 정수(토큰 수)여야 합니다 (받은 값: {seq_len!r}). 예: 1000, 8192.",
             f"The context length (seq_len) must be a whole number of tokens >= 1 (got {seq_len!r}); "
             "for example 1000 or 8192."))
-    batch_size = _positive_int(batch_size, "batch_size", "배치 크기(batch_size)")
+    batch_size = _positive_int(batch_size, "batch_size", "배치 크기")
     layers = _config_value(config, "num_hidden_layers", "n_layer")
     heads = _config_value(config, "num_attention_heads", "n_head")
     kv_heads = _config_value(config, "num_key_value_heads") or heads
@@ -478,12 +489,12 @@ def measure_bandwidth(size_mb: int = 256, repeats: int = 5, device="cpu") -> flo
     the threads torch uses (``torch.get_num_threads()``), which is the
     bandwidth the model's own decoding can draw.
     """
-    size_mb = _positive_int(size_mb, "size_mb", "크기(size_mb)")
+    size_mb = _positive_int(size_mb, "size_mb", "크기")
     x = torch.ones(size_mb * 1_000_000 // 4, dtype=torch.float32, device=device)
     x.sum()
     _sync(device)
     best = math.inf
-    for _ in range(_positive_int(repeats, "repeats", "반복 횟수(repeats)")):
+    for _ in range(_positive_int(repeats, "repeats", "반복 횟수")):
         start = time.perf_counter()
         x.sum()
         _sync(device)
@@ -515,11 +526,10 @@ def predicted_tokens_per_second(bandwidth, bytes_per_token) -> float:
     ``bytes_per_token`` the weights read per token (:func:`decode_bytes_per_token`,
     or :func:`weights_memory` for a model you do not have).
     """
-    for value, name, name_ko in ((bandwidth, "bandwidth", "대역폭(bandwidth)"),
-                                 (bytes_per_token, "bytes_per_token", "토큰당 바이트(bytes_per_token)")):
+    for value, name, name_ko in ((bandwidth, "bandwidth", "대역폭"), (bytes_per_token, "bytes_per_token", "토큰당 바이트")):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise ValueError(bilingual(
-                f"{josa(name_ko, '은/는')} 0보다 큰 수(바이트/초 또는 바이트)여야 합니다 (받은 값: {value!r}). "
+                f"{_named(name_ko, name, '은/는')} 0보다 큰 수(바이트/초 또는 바이트)여야 합니다 (받은 값: {value!r}). "
                 "예: 20 GB/s는 20e9.",
                 f"{name} must be a number > 0 (bytes per second, or bytes); got {value!r}. "
                 "For example 20 GB/s is 20e9."))
@@ -651,7 +661,7 @@ def _blocks(x: torch.Tensor, blocksize: int) -> torch.Tensor:
 
 def blockwise_absmax_roundtrip(x: torch.Tensor, bits: int, blocksize: int = BNB_BLOCKSIZE) -> torch.Tensor:
     """``x`` quantized with absmax per block of ``blocksize`` to ``bits`` bits, and back (notebook 08)."""
-    blocks = _blocks(x, _positive_int(blocksize, "blocksize", "블록 크기(blocksize)"))
+    blocks = _blocks(x, _positive_int(blocksize, "blocksize", "블록 크기"))
     q, absmax = absmax_quantize(blocks, bits=bits, dim=1)
     return absmax_dequantize(q, absmax, bits=bits).reshape(x.shape)
 
@@ -687,7 +697,7 @@ def nf4_quantize(x: torch.Tensor, blocksize: int = BNB_BLOCKSIZE, code: torch.Te
     :func:`pack_4bit` puts two indices in a byte.
     """
     code = nf4_code_book() if code is None else code.float()
-    blocks = _blocks(x, _positive_int(blocksize, "blocksize", "블록 크기(blocksize)"))
+    blocks = _blocks(x, _positive_int(blocksize, "blocksize", "블록 크기"))
     absmax = blocks.abs().amax(dim=1)
     scaled = torch.clamp(blocks * (1.0 / absmax.clamp(min=1e-38))[:, None], -1, 1)
     midpoints = (code[:-1] + code[1:]) / 2  # nearest entry = how many midpoints lie below the value
@@ -732,8 +742,8 @@ def sliding_window_nll(model, input_ids: torch.Tensor, *, max_length: int = 128,
     ``(nll_sum, n_predicted, n_windows)``; perplexity is
     ``exp(nll_sum / n_predicted)``. ``input_ids`` has shape ``(1, seq_len)``.
     """
-    max_length = _positive_int(max_length, "max_length", "창 길이(max_length)")
-    stride = _positive_int(stride, "stride", "보폭(stride)")
+    max_length = _positive_int(max_length, "max_length", "창 길이")
+    stride = _positive_int(stride, "stride", "보폭")
     if stride >= max_length:
         raise ValueError(bilingual(
             f"보폭(stride {stride})은 창 길이(max_length {max_length})보다 작아야 합니다 (1 ~ {max_length - 1}). "
@@ -840,11 +850,11 @@ def selected_experts(router_logits, top_k: int) -> torch.Tensor:
     ``router_logits`` is what a MoE model returns with
     ``output_router_logits=True``: one ``(tokens, num_experts)`` tensor per layer.
     """
-    top_k = _positive_int(top_k, "top_k", "top_k")
+    top_k = _positive_int(top_k, "top_k", "고를 전문가 수")
     return torch.stack([logits.float().topk(top_k, dim=-1).indices for logits in router_logits])
 
 
 def distinct_experts(selected: torch.Tensor, n_tokens: int) -> list[int]:
     """How many different experts the last ``n_tokens`` tokens use, in each layer (notebook 08)."""
-    n_tokens = _positive_int(n_tokens, "n_tokens", "토큰 수(n_tokens)")
+    n_tokens = _positive_int(n_tokens, "n_tokens", "토큰 수")
     return [len(set(layer[-n_tokens:].reshape(-1).tolist())) for layer in selected]
