@@ -8,13 +8,12 @@ import re
 import sys
 import warnings
 
+import bitsandbytes as bnb  # pinned in requirements.txt: a missing install must fail here, not skip
+import bitsandbytes.functional as bnb_functional
 import pytest
 import torch
 
 from llm_course import memory, viz
-
-bnb = pytest.importorskip("bitsandbytes", reason="notebook 08 needs bitsandbytes: pip install bitsandbytes")
-import bitsandbytes.functional as bnb_functional  # noqa: E402
 
 HANGUL = re.compile("[가-힣]")
 
