@@ -529,3 +529,102 @@ def token_rank_plot(ranks, token: str, *, title: str | None = None, figsize=(7, 
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+# --------------------------------------------------------------------------
+# Notebook 08: quantization and memory
+# --------------------------------------------------------------------------
+
+
+def footprint_perplexity_plot(rows: dict, *, baseline: str = "float32", title: str | None = None):
+    """Perplexity against footprint, one point per precision and language, relative to ``baseline`` (notebook 08).
+
+    ``rows`` maps a precision's name to ``{"footprint": bytes, "ppl": {"ko": ..., "en": ...}}``.
+    Perplexity is drawn as a ratio to the baseline's on the same text (1.0 =
+    no loss), because per-token perplexities of two languages are not on one scale.
+    Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if baseline not in rows:
+        raise ValueError(f"The baseline precision {baseline!r} is not among the rows {list(rows)}.")
+    langs = list(rows[baseline]["ppl"])
+    fig, ax = plt.subplots(figsize=(6.8, 4))
+    for n, lang in enumerate(langs):
+        xs = [row["footprint"] / 1e6 for row in rows.values()]
+        ys = [row["ppl"][lang] / rows[baseline]["ppl"][lang] for row in rows.values()]
+        ax.scatter(xs, ys, s=40, color=f"C{n}", label=lang, zorder=3)
+        for i, (name, x, y) in enumerate(zip(rows, xs, ys)):
+            # first language's labels above, the second's below; neighbours staggered so equal points stay readable
+            dy = (4 + 8 * (i % 2)) if n == 0 else -(11 + 8 * (i % 2))
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, dy), fontsize=8, color=f"C{n}")
+    ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
+    ax.set_xlabel("메모리 사용량 (footprint, MB)")
+    ax.set_ylabel(f"퍼플렉서티 ÷ {baseline} (perplexity ratio)")
+    ax.set_title(title or "작을수록 조금씩 나빠진다 (smaller costs some quality)")
+    ax.legend(title="text", fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def quantization_error_plot(bits, series: dict, points: dict | None = None, *, title: str | None = None):
+    """Reconstruction error against the number of bits, one line per method, log scale (notebook 08).
+
+    ``series`` maps a method's name to one relative error per entry of
+    ``bits``; ``points`` maps a name to a single ``(bits, error)`` (NF4, FP4).
+    Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    if not series or any(len(v) != len(bits) for v in series.values()):
+        raise ValueError("Every series needs exactly one error per number of bits.")
+    fig, ax = plt.subplots(figsize=(6.8, 4))
+    for n, (name, errors) in enumerate(series.items()):
+        ax.plot(bits, errors, marker="o", color=f"C{n}", label=name)
+    for m, (name, (b, err)) in enumerate((points or {}).items()):
+        ax.scatter([b], [err], marker="*", s=160, color=f"C{len(series) + m}", label=name, zorder=4)
+    ax.set_yscale("log")
+    # percent labels in plain text: the default 10^-1 labels use a minus sign NanumGothic lacks
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}" if v >= 0.01 else f"{v:.1%}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(list(bits))
+    ax.set_xlabel("비트 수 (bits per weight)")
+    ax.set_ylabel("상대 오차 (relative RMS error)")
+    ax.set_title(title or "비트가 줄면 오차가 늘어난다 (fewer bits, more error)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def router_heatmap(probs, tokens, *, top_k: int | None = None, title: str | None = None):
+    """Router probabilities of one MoE layer, one row per token and one column per expert (notebook 08).
+
+    ``probs`` is ``(tokens, num_experts)``; with ``top_k`` the experts each
+    token is sent to are outlined in red. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.patches import Rectangle
+
+    data = _as_numpy(probs)
+    if data.ndim != 2 or len(tokens) != data.shape[0]:
+        raise ValueError(f"probs must be (tokens, num_experts) with one label per token; got {data.shape} and "
+                         f"{len(tokens)} labels.")
+    fig, ax = plt.subplots(figsize=(1.2 + 0.45 * data.shape[1], 0.9 + 0.3 * data.shape[0]))
+    image = ax.imshow(data, cmap="Blues", vmin=0.0, aspect="auto")
+    ax.set_xticks(range(data.shape[1]), [str(e) for e in range(data.shape[1])], fontsize=8)
+    ax.set_yticks(range(len(tokens)), tokens, fontsize=8)
+    ax.set_xlabel("전문가 (expert)")
+    if top_k:
+        for row, experts in enumerate(np.argsort(-data, axis=1)[:, :top_k]):
+            for expert in experts:
+                ax.add_patch(Rectangle((expert - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=1.5))
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
