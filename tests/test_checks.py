@@ -79,6 +79,7 @@ def world(chat_model, chat_tokenizer):
         "encoder": SentenceTransformer(models.model_path("all-minilm-l6-v2"), device="cpu"),
         "output_ids": output_ids, "input_length": encoded["input_ids"].shape[1],
         "logits": torch.randn(chat_model.config.vocab_size),
+        "inputs": encoded.to(chat_model.device),
     }
 
 
@@ -111,6 +112,14 @@ CHECK_ARGUMENTS = {
     "chat_next_messages": lambda w: dict(history=[{"role": "user", "content": "Hi"}], reply="Hello.",
                                          question="How are you?"),
     "chat_template_no_default_system": lambda w: dict(tokenizer=w["tokenizer"]),
+    "transformer_mlp_params": lambda w: dict(model=w["model"]),
+    "transformer_mlp_by_hand": lambda w: dict(model=w["model"], inputs=w["inputs"], layer=20),
+    "transformer_settled_layer": lambda w: dict(model=w["model"], tokenizer=w["tokenizer"],
+                                                prompt="The capital of France is"),
+    "memory_model_weights": lambda w: dict(config=w["model"].config, dtype="bfloat16"),
+    "memory_kv_cache": lambda w: dict(config=w["model"].config, seq_len=8192, dtype="bfloat16"),
+    "memory_tokens_per_second": lambda w: dict(bandwidth_gb_s=300, n_params=8e9, dtype="int8"),
+    "memory_absmax_by_hand": lambda w: dict(values=torch.tensor([0.5, -1.25, 2.0, -0.1])),
 }
 
 
