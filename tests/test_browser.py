@@ -87,7 +87,11 @@ class Ran:
         self.page, self.cell, self.shot, self.taken = page, cell, shot, False
 
     def screenshot(self) -> None:
+        viewport = self.page.viewport_size
+        self.page.set_viewport_size({"width": viewport["width"], "height": 1600})  # the whole widget cell
+        self.cell.scroll_into_view_if_needed()
         self.cell.screenshot(path=str(self.shot))
+        self.page.set_viewport_size(viewport)
         self.taken = True
         print(f"screenshot of the widget cell: {self.shot}")
 
@@ -135,7 +139,7 @@ def check_widget_cell(page, cell, name: str) -> None:
     assert widget_at, f"{name}: the widget cell shows no live widget"
     assert " ".join(RUN_TO_SHOW.split()) in texts[:widget_at[0]], \
         f"{name}: no 'run this cell' line above the widget; the cell's outputs: {texts}"
-    notebook_text = page.inner_text(support.NOTEBOOK)
+    notebook_text = page.text_content(support.NOTEBOOK)
     assert "Error displaying widget" not in notebook_text, f"{name}: a widget shows 'Error displaying widget'"
 
 
@@ -146,7 +150,7 @@ def wait_for(read, condition, what: str, timeout_s: float = WIDGET_TIMEOUT_S):
     while not condition(value):
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} within {timeout_s:.0f} s; it shows: {value!r}"[:3000])
-        time.sleep(0.25)
+        time.sleep(0.5)
         value = read()
     return value
 
