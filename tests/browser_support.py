@@ -37,11 +37,11 @@ INSTALL_CHROMIUM = "sudo apt-get install chromium fonts-noto-cjk"
 INSTALL_PLAYWRIGHT = "pip install -r requirements-browser.txt"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-# Settings for the test's own JupyterLab: nothing asks the network or pops up over the
-# notebook. The notebook keeps JupyterLab's default windowing ("contentVisibility"): every
-# cell is in the page, and the browser skips drawing those out of view (about a third of
-# Chromium's time here).
+# Settings for the test's own JupyterLab: every cell is drawn (with the default windowing,
+# "contentVisibility", cells out of view have no innerText, and drawing them all costs
+# Chromium only a few seconds here), and nothing asks the network or pops up over the notebook.
 LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
                                                                         "checkForUpdates": False},
     "@jupyterlab/extensionmanager-extension/plugin.jupyterlab-settings": {"enabled": False},

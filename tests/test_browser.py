@@ -134,7 +134,7 @@ def check_widget_cell(page, cell, name: str) -> None:
     from llm_course.widgets import RUN_TO_SHOW
 
     outputs = cell.locator(".jp-OutputArea-output")
-    texts = [" ".join(t.split()) for t in outputs.all_inner_texts()]
+    texts = [" ".join(t.split()) for t in outputs.all_text_contents()]
     widget_at = [n for n in range(outputs.count()) if outputs.nth(n).locator(".jupyter-widgets").count()]
     assert widget_at, f"{name}: the widget cell shows no live widget"
     assert " ".join(RUN_TO_SHOW.split()) in texts[:widget_at[0]], \

@@ -1,6 +1,7 @@
 """Unit tests of llm_course.models: names, errors, the GGUF cache and the packaged model."""
 
 import contextlib
+import functools
 import json
 import multiprocessing
 import os
@@ -429,3 +430,37 @@ def test_packaged_encoder_loads_in_place():
     encoder = models.load_model("all-minilm-l6-v2", device="cpu")
     assert type(encoder).__name__ == "BertModel"
     assert Path(models.model_path("all-minilm-l6-v2")).joinpath("model.safetensors").exists()
+
+
+# ---------------------------------------------------------------- quiet on every supported release
+
+
+def test_the_gguf_conversion_bar_is_hidden():
+    # "Converting and de-quantizing GGUF tensors..." comes from tqdm itself, out of reach of
+    # transformers' disable_progress_bar(); a first load on Colab printed it into the lesson.
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+
+    with models._quiet_gguf_progress():
+        bar = gguf_utils.tqdm(range(3))
+        assert bar.disable
+        bar.close()
+    assert not isinstance(gguf_utils.tqdm, functools.partial)  # restored afterwards
+
+
+def test_old_release_noise_is_dropped_only_on_old_releases(chat_tokenizer):
+    import logging
+
+    from packaging.version import Version
+    from transformers.utils import logging as hf_logging
+
+    models.load_tokenizer()  # installs the filter where it applies
+    handlers = hf_logging._get_library_root_logger().handlers
+    filtered = [f for h in handlers for f in h.filters if isinstance(f, models._DropOldReleaseNoise)]
+    old = Version(models._version("transformers")) < Version("5.18")
+    assert bool(filtered) == old
+    record = logging.LogRecord("transformers.tokenization_utils_base", logging.WARNING, __file__, 1,
+                               "Ignoring clean_up_tokenization_spaces=True for BPE tokenizer", None, None)
+    assert models._DropOldReleaseNoise().filter(record) is False
+    record.msg = "something a learner should see"
+    assert models._DropOldReleaseNoise().filter(record) is True
+    assert chat_tokenizer.clean_up_tokenization_spaces is False  # the conversion turned the WordPiece option off

@@ -125,6 +125,19 @@ def test_nbval_markers_are_tags_not_comments(path):
     assert "nbval-check-output" in tags, "a lesson compares at least one output"
 
 
+# Sentences written for developers, and times a learner's run cannot check ("a few seconds").
+NOT_FOR_LEARNERS = ["tests call", "the tests", "unit test", "course's tests", "단위 테스트", "테스트가", "테스트는",
+                    "a few seconds", "몇 초", "much faster", "훨씬 빠릅니다"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_prose_speaks_to_the_learner(path):
+    nb = load(path)
+    text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    found = [phrase for phrase in NOT_FOR_LEARNERS if phrase in text]
+    assert found == [], f"{path.name}: {found}"
+
+
 def test_solutions_are_linked_in_the_clone_and_on_github():
     for src in SOURCES:
         for lang in authoring.LANGS:
