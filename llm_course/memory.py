@@ -581,6 +581,7 @@ def timed_generate(model, inputs, max_new_tokens: int = 16, **generate_kwargs) -
     from transformers import LogitsProcessorList
 
     generate_kwargs.setdefault("do_sample", False)
+    inputs = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in inputs.items()}  # inputs follow the model
     assisted = "prompt_lookup_num_tokens" in generate_kwargs or "assistant_model" in generate_kwargs
     clock = _StepClock(model.device)
     if not assisted and "logits_processor" not in generate_kwargs:

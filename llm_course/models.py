@@ -599,6 +599,7 @@ def load_model(
     from .env import get_device
 
     _quiet_old_release_noise()
+    pinned = device == "cpu"  # a lesson that asks for the CPU gets it on every machine
     device = device or get_device()
     if dtype is None:
         dtype = torch.float32 if device == "cpu" else "auto"
@@ -611,4 +612,9 @@ def load_model(
         loader = AutoModelForCausalLM if spec.kind == "causal-lm" else AutoModel
         with _quiet_progress():
             model = loader.from_pretrained(model_path(spec.name), dtype=dtype, **kwargs)
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    if pinned:
+        from .devicecheck import pinned_to_cpu
+
+        pinned_to_cpu(model)  # its inputs may stay on the CPU: the device audit leaves it out
+    return model

@@ -119,6 +119,7 @@ def vocab_size_plot(vocab_sizes: list[int], counts: list[int], references: dict[
 
 
 def _as_numpy(weights):
+    """A float NumPy array from a tensor on any device (a GPU on Colab), an array or a list."""
     import numpy as np
 
     return weights.detach().cpu().float().numpy() if hasattr(weights, "detach") else np.asarray(weights, dtype=float)
@@ -227,7 +228,7 @@ def similarity_heatmap(matrix, labels, title: str = "cosine similarity"):
     import numpy as np
     from matplotlib import pyplot as plt
 
-    values = np.asarray(matrix, dtype=float)
+    values = _as_numpy(matrix)
     if values.ndim != 2 or values.shape[0] != values.shape[1] or values.shape[0] != len(labels):
         raise ValueError(bilingual(f"행마다 이름이 하나씩 있는 정사각 행렬이 필요합니다. 들어온 모양: {values.shape}, 이름 {len(labels)}개",
                                    f"Need a square matrix with one label per row; got shape {values.shape} "
@@ -254,7 +255,7 @@ def projection_scatter(coords, labels, groups, title: str = "2-D projection", ex
     import numpy as np
     from matplotlib import pyplot as plt
 
-    xy = np.asarray(coords, dtype=float)
+    xy = _as_numpy(coords)
     if xy.ndim != 2 or xy.shape[1] != 2 or xy.shape[0] != len(labels) or len(groups) != len(labels):
         raise ValueError(bilingual(f"점마다 이름과 그룹이 하나씩 있는 (n, 2) 좌표가 필요합니다. 들어온 모양: {xy.shape}, "
                                    f"이름 {len(labels)}개, 그룹 {len(groups)}개",
@@ -288,8 +289,8 @@ def position_pictures(learned_positions, rope_angles_cos, learned_by_distance, r
 
     fig, axes = plt.subplots(2, 2, figsize=(8, 5.5))
     panels = [
-        (np.asarray(learned_positions, dtype=float), "학습된 위치 벡터 (MiniLM)\nlearned positions", "차원 (dimension)"),
-        (np.asarray(rope_angles_cos, dtype=float), "RoPE 회전각의 cos (SmolLM2)\ncos of RoPE angles", "차원 짝 (dimension pair)"),
+        (_as_numpy(learned_positions), "학습된 위치 벡터 (MiniLM)\nlearned positions", "차원 (dimension)"),
+        (_as_numpy(rope_angles_cos), "RoPE 회전각의 cos (SmolLM2)\ncos of RoPE angles", "차원 짝 (dimension pair)"),
     ]
     for ax, (img, title, xlabel) in zip(axes[0], panels):
         limit = float(np.abs(img).max()) or 1.0  # symmetric colours: white is 0
@@ -298,8 +299,8 @@ def position_pictures(learned_positions, rope_angles_cos, learned_by_distance, r
         ax.set_xlabel(xlabel, fontsize=8)
         ax.set_ylabel("위치 (position)", fontsize=8)
     curves = [
-        (np.asarray(learned_by_distance, dtype=float), "cos(p_i, p_i+d)"),
-        (np.asarray(rope_by_distance, dtype=float), "RoPE 점수 (score): q·k"),
+        (_as_numpy(learned_by_distance), "cos(p_i, p_i+d)"),
+        (_as_numpy(rope_by_distance), "RoPE 점수 (score): q·k"),
     ]
     for ax, (curve, ylabel) in zip(axes[1], curves):
         ax.plot(range(len(curve)), curve)

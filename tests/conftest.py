@@ -53,7 +53,7 @@ def chat_tokenizer():
 def chat_model():
     from llm_course import models
 
-    return models.load_model("smollm2-135m-instruct", device="cpu")
+    return models.load_model("smollm2-135m-instruct")  # LLM_COURSE_DEVICE=cpu in ./course.sh test; audited
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ SENTENCE = "The cat sat on the mat because it was tired."
 @pytest.fixture(scope="module")
 def decoder():
     tokenizer = models.load_tokenizer()
-    model = models.load_model(device="cpu", attn_implementation="eager")
+    model = models.load_model(attn_implementation="eager")
     encoded = tokenizer(SENTENCE, return_tensors="pt")
     with torch.no_grad():
         out = model(**encoded, output_attentions=True, output_hidden_states=True)
@@ -38,7 +38,7 @@ def decoder():
 @pytest.fixture(scope="module")
 def encoder():
     tokenizer = models.load_tokenizer(models.DEFAULT_ENCODER)
-    model = models.load_model(models.DEFAULT_ENCODER, device="cpu", attn_implementation="eager")
+    model = models.load_model(models.DEFAULT_ENCODER, attn_implementation="eager")
     return SimpleNamespace(model=model, tokenizer=tokenizer)
 
 

@@ -65,7 +65,7 @@ def world(chat_model, chat_tokenizer):
     """Everything the checks take besides the answer, built once and small."""
     from sentence_transformers import SentenceTransformer
 
-    eager = models.load_model(device="cpu", attn_implementation="eager")
+    eager = models.load_model(attn_implementation="eager")
     encoded = chat_tokenizer("The cat sat on the mat.", return_tensors="pt")
     with torch.no_grad():
         out = eager(**encoded, output_attentions=True)

@@ -32,6 +32,9 @@ def test_the_audit_is_on_during_the_unit_tests():
 
 @pytest.mark.parametrize("where", [CELL, HELPER], ids=["notebook cell", "course module"])
 def test_cpu_inputs_to_a_model_are_caught(chat_model, chat_tokenizer, where):
+    with pytest.raises(devicecheck.DeviceMismatch, match="input_ids"):  # a tensor moved back with .cpu()
+        run_as(where, "ids = tokenizer('Hi', return_tensors='pt').to(model.device)\nmodel(input_ids=ids['input_ids'].cpu())",
+               model=chat_model, tokenizer=chat_tokenizer)
     with pytest.raises(devicecheck.DeviceMismatch, match="input_ids") as err:
         run_as(where, "model(**tokenizer('Hello', return_tensors='pt'))", model=chat_model, tokenizer=chat_tokenizer)
     assert "to(model.device)" in str(err.value) and "장치" in str(err.value)
@@ -52,13 +55,31 @@ with torch.no_grad():
     normed = model.model.norm(out.hidden_states[-1])  # a layer fed the model's own hidden states
 """, model=chat_model, tokenizer=chat_tokenizer, torch=torch)
     assert ns["ids"].shape == (1, ns["inputs"]["input_ids"].shape[1] + 3)
+    assert type(ns["inputs"]["input_ids"]) is torch.Tensor  # .to(model.device) took the mark off
     assert ns["made"].logits.shape[1] == 3
+
+
+def test_tensors_caught_by_a_hook_inside_the_model_count_as_on_its_device(chat_model, chat_tokenizer):
+    ns = run_as(CELL, """
+caught = []
+handle = model.model.layers[2].register_forward_hook(lambda module, args, output: caught.append(output[0]))
+with torch.no_grad():
+    model(**tokenizer('Hello there', return_tensors='pt').to(model.device))
+handle.remove()
+normed = model.model.layers[3].input_layernorm(caught[0])  # fine: it was computed on the model's device
+""", model=chat_model, tokenizer=chat_tokenizer, torch=torch)
+    assert ns["normed"].shape[-1] == chat_model.config.hidden_size
 
 
 def test_libraries_place_their_own_tensors(chat_model, chat_tokenizer):
     generator = pipeline("text-generation", model=chat_model, tokenizer=chat_tokenizer)
     text = run_as(CELL, "out = generator('Hello', max_new_tokens=3, do_sample=False)", generator=generator)["out"]
     assert text[0]["generated_text"].startswith("Hello")
+
+
+def test_a_model_a_lesson_pins_to_the_cpu_is_left_out():
+    pinned = models.load_model(device="cpu")  # on the CPU on every machine: CPU inputs are right for it
+    run_as(CELL, "pinned(input_ids=torch.tensor([[1, 2, 3]]))", pinned=pinned, torch=torch)
 
 
 def test_the_audit_changes_no_result(chat_model, chat_tokenizer):

@@ -24,7 +24,7 @@ def st_model():
 
 @pytest.fixture(scope="module")
 def encoder():
-    return models.load_tokenizer("all-minilm-l6-v2"), models.load_model("all-minilm-l6-v2", device="cpu")
+    return models.load_tokenizer("all-minilm-l6-v2"), models.load_model("all-minilm-l6-v2")
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ def sol(load_solutions):
 @pytest.fixture(scope="module")
 def smol():
     tokenizer = models.load_tokenizer()
-    model = models.load_model(device="cpu", attn_implementation="eager")
+    model = models.load_model(attn_implementation="eager")
     return tokenizer, model, transformer.encode_prompt(tokenizer, PROMPT, model)
 
 

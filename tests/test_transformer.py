@@ -56,7 +56,7 @@ def run_caught(model, encoded, layers):
 @pytest.fixture(scope="module")
 def smol():
     tokenizer = models.load_tokenizer()
-    model = models.load_model(device="cpu", attn_implementation="eager")
+    model = models.load_model(attn_implementation="eager")
     encoded = transformer.encode_prompt(tokenizer, PROMPT, model)
     out, stream = transformer.residual_stream(model, encoded)
     return SimpleNamespace(model=model, tokenizer=tokenizer, encoded=encoded, out=out, stream=stream)
@@ -324,7 +324,7 @@ def test_common_prefix_length():
 
 def test_encoder_is_bidirectional_and_decoder_causal(smol):
     enc_tokenizer = models.load_tokenizer(models.DEFAULT_ENCODER)
-    encoder = models.load_model(models.DEFAULT_ENCODER, device="cpu")
+    encoder = models.load_model(models.DEFAULT_ENCODER)
     a, b = "The cat sat on the mat.", "The cat sat on the sofa."
     for m, tok, causal in ((encoder, enc_tokenizer, False), (smol.model, smol.tokenizer, True)):
         ea, eb = tok(a, return_tensors="pt"), tok(b, return_tensors="pt")
