@@ -386,3 +386,71 @@ def test_figures_are_returned_without_missing_glyphs():
         viz.packing_picture([], 64)
     with pytest.raises(ValueError):
         viz.loss_curves({"x": ([1, 2], [1.0])})
+
+
+def test_a_real_kernel_interrupt_during_training(tmp_path):
+    """Press ■ in Jupyter during training: the training cell ends with a message, the next cell says what to rerun."""
+    import queue
+    import time
+
+    from jupyter_client.manager import start_new_kernel
+
+    setup = f"""
+import time
+from datasets import Dataset
+from transformers import DataCollatorForLanguageModeling, LlamaConfig, LlamaForCausalLM, Trainer, TrainerCallback, TrainingArguments
+from llm_course import finetune, models
+
+class Slow(TrainerCallback):
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == 2:
+            print("STEP2", flush=True)
+        time.sleep(0.5)
+
+ids = [[5 + (i * 7 + j) % 50 for j in range(16)] for i in range(64)]
+data = Dataset.from_dict({{"input_ids": ids, "attention_mask": [[1] * 16] * 64, "labels": ids}})
+model = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                                     num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64))
+args = TrainingArguments(output_dir={str(tmp_path)!r}, **{{**finetune.training_preset("cpu", device="cpu"), "max_steps": 60}})
+trainer = Trainer(model=model, args=args, train_dataset=data, callbacks=[Slow()],
+                  data_collator=DataCollatorForLanguageModeling(models.load_tokenizer(), mlm=False))
+full_run = finetune.TrainingRun(trainer, name="full_run", section="4")
+"""
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        reply = kc.execute_interactive(setup, timeout=300)
+        assert reply["content"]["status"] == "ok", reply["content"]
+
+        def outputs_of(msg_id, until, interrupt_on=None):
+            texts, status = [], None
+            deadline = time.monotonic() + until
+            while time.monotonic() < deadline:
+                try:
+                    msg = kc.get_iopub_msg(timeout=1)
+                except queue.Empty:
+                    continue
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                content = msg["content"]
+                if msg["msg_type"] == "stream":
+                    texts.append(content["text"])
+                    if interrupt_on and interrupt_on in content["text"]:
+                        km.interrupt_kernel()
+                        interrupt_on = None
+                elif msg["msg_type"] == "error":
+                    texts.append("\n".join(content["traceback"]))
+                    status = "error"
+                elif msg["msg_type"] == "status" and content["execution_state"] == "idle":
+                    return "".join(texts), status or "ok"
+            raise AssertionError("the cell did not finish: " + "".join(texts))
+
+        train_text, train_status = outputs_of(kc.execute("full_run.train()"), 300, interrupt_on="STEP2")
+        assert train_status == "ok", train_text  # no KeyboardInterrupt traceback in the training cell
+        assert "was interrupted (step" in train_text and "중간에 멈췄습니다" in train_text
+        next_text, next_status = outputs_of(kc.execute("full_run.trainer.evaluate(data)"), 120)
+        assert next_status == "error" and "⏹" in next_text
+        assert "Rerun the `full_run = finetune.TrainingRun(...)` cell in section 4" in next_text
+        assert "Traceback" not in next_text and "NameError" not in next_text
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
