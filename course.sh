@@ -57,6 +57,25 @@ setup() {
     "$PY" -m llm_course prepare
 }
 
+browser_tests_wanted() {
+    [ "${LLM_COURSE_BROWSER_TESTS:-}" = 1 ] || [ -n "${CI:-}" ]
+}
+
+setup_browser() {
+    # The browser test (tests/test_browser.py, opt-in: LLM_COURSE_BROWSER_TESTS=1; CI runs it)
+    # drives the system's Chromium with Python Playwright, which downloads no browser.
+    if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
+            && [ -z "${LLM_COURSE_CHROMIUM:-}" ]; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            echo "== installing Chromium and a Korean font for the browser test (apt-get)"
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk >/dev/null \
+                || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk >/dev/null; } \
+                || echo "course.sh: apt-get could not install chromium; the browser test will say what is missing" >&2
+        fi  # otherwise the test fails with the command to run (sudo apt-get install chromium fonts-noto-cjk)
+    fi
+    "$PY" -m pip install -q -r requirements-browser.txt
+}
+
 OLDEST=.venv-oldest
 
 setup_oldest() {
@@ -103,11 +122,22 @@ case "${1:-}" in
         # ... and audit that every input a lesson feeds a model follows model.device
         # (llm_course.devicecheck), so a CPU run still finds what would break on a GPU.
         export LLM_COURSE_DEVICE_AUDIT=1
+        if browser_tests_wanted; then
+            setup_browser
+            export LLM_COURSE_BROWSER_TESTS=1
+        fi
         if [ $# -gt 1 ]; then  # pytest arguments given: run just those, in the main environment
             exec "$PY" -m pytest -n 2 --dist loadscope "${@:2}"
         fi
         status=0
-        "$PY" -m pytest -n 2 --dist loadscope || status=$?
+        if browser_tests_wanted; then
+            # Alone afterwards: its JupyterLab kernels would compete with nbval's for the cores.
+            "$PY" -m pytest -n 2 --dist loadscope --ignore=tests/test_browser.py || status=$?
+            echo "== the widget notebooks in a real browser (JupyterLab in Chromium)"
+            "$PY" -m pytest -p no:xdist -rP tests/test_browser.py || status=$?
+        else
+            "$PY" -m pytest -n 2 --dist loadscope || status=$?
+        fi
         echo "== the same unit tests and notebooks 00-02 under the oldest supported transformers (Colab's)"
         setup_oldest
         LLM_COURSE_CACHE="$PWD/$OLDEST/model-cache" "$OLDEST/bin/python" -m pytest -n 2 --dist loadscope \
