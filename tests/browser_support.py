@@ -20,6 +20,7 @@ no browser, so all of this works offline.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -49,7 +50,10 @@ LAB_SETTINGS = {
 
 
 def find_chromium() -> str | None:
-    """The Chromium to drive: ``$LLM_COURSE_CHROMIUM``, else ``chromium`` (Debian) or ``chromium-browser`` on PATH."""
+    """The Chromium to drive: ``$LLM_COURSE_CHROMIUM``, else ``chromium`` (Debian) or ``chromium-browser`` on PATH.
+
+    Elsewhere (macOS, a Chrome install) point ``LLM_COURSE_CHROMIUM`` at the browser's executable.
+    """
     chosen = os.environ.get("LLM_COURSE_CHROMIUM")
     if chosen:
         return chosen if Path(chosen).is_file() else None
@@ -72,7 +76,7 @@ def missing_requirements() -> list[str]:
     """What the browser test needs and does not find, one line each with the command that installs it."""
     missing = []
     try:
-        import playwright.sync_api  # noqa: F401
+        importlib.import_module("playwright.sync_api")
     except ImportError:
         missing.append(f"Python Playwright is not installed in {sys.prefix}: {INSTALL_PLAYWRIGHT}")
     if find_chromium() is None:
@@ -118,7 +122,11 @@ class LabServer:
         self.process: subprocess.Popen | None = None
 
     def __enter__(self):
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def __exit__(self, *exc):
@@ -159,20 +167,34 @@ class LabServer:
         raise RuntimeError(f"JupyterLab did not answer within {timeout:.0f} s:\n{self.log_tail()}")
 
     def api(self, method: str, path: str, timeout: float = 10):
+        """Call the server's REST API. A 5xx is tried again: jupyter_server 2.21 answers GET
+        /api/kernels with 500 while a kernel is halfway shut down ('last_activity' is None)."""
         request = urllib.request.Request(self.base + path, method=method,
                                          headers={"Authorization": f"token {self.token}"})
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read()
-        return json.loads(body) if body else None
+        for attempt in range(6):
+            try:
+                with urllib.request.urlopen(request, timeout=timeout) as response:
+                    body = response.read()
+                return json.loads(body) if body else None
+            except urllib.error.HTTPError as err:
+                if err.code < 500 or attempt == 5:
+                    raise
+                time.sleep(0.5)
+
+    def shutdown_kernel(self, kernel_id: str) -> None:
+        try:
+            self.api("DELETE", f"/api/kernels/{kernel_id}", timeout=30)
+        except urllib.error.HTTPError as err:
+            if err.code != 404:  # already gone
+                raise
 
     def url(self, notebook: str) -> str:
-        # A workspace per notebook, reset: each page shows its own notebook and nothing else.
-        workspace = re.sub(r"[^A-Za-z0-9]+", "-", notebook)
-        return f"{self.base}/lab/workspaces/{workspace}/tree/{notebook}?token={self.token}&reset"
+        # ?reset: an empty workspace, so the page shows this notebook and nothing from an earlier page.
+        return f"{self.base}/lab/tree/{notebook}?token={self.token}&reset"
 
     def shutdown_kernels(self) -> None:
         for kernel in self.api("GET", "/api/kernels"):
-            self.api("DELETE", f"/api/kernels/{kernel['id']}", timeout=20)
+            self.shutdown_kernel(kernel["id"])
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -215,54 +237,77 @@ def launch_chromium(playwright, profile: Path):
 
 
 # --------------------------------------------------------------------------
-# Page helpers (a JupyterLab 4 notebook tab)
+# Page helpers: one JupyterLab page, one tab (a notebook panel) per notebook
 # --------------------------------------------------------------------------
-
-NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"
-
-
-INDICATOR = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator"
-KERNEL_NAME = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Toolbar-kernelName"
+# A panel is named by a CSS selector for its notebook panel ("#id-..."): every
+# helper reads that notebook's cells, also while another tab is in front.
 
 
-def open_notebook(page, lab: LabServer, name: str, timeout_s: float = 90) -> None:
-    """Open ``name`` in ``page`` and wait until its kernel runs, is connected to the page and is idle."""
-    page.goto(lab.url(name), timeout=timeout_s * 1000)
-    page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=timeout_s * 1000)
+def _menu(page, menu: str, item: str) -> None:
+    """Click ``menu`` in the menu bar, then the item labelled ``item``, as a learner would."""
+    page.locator(".lm-MenuBar-item", has=page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$"))).click()
+    page.locator(".lm-Menu-item", has=page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(item)}$"))).click()
+
+
+def open_notebook(page, lab: LabServer, name: str, timeout_s: float = 90) -> str:
+    """Open ``name`` (the first time by its URL, later from the file browser) and wait for its idle kernel.
+
+    Returns the panel's selector.
+    """
+    if page.url.startswith(lab.base):
+        page.locator(".jp-DirListing-item", has=page.locator(".jp-DirListing-itemText",
+                                                            has_text=re.compile(f"^{re.escape(name)}$"))).dblclick()
+    else:
+        page.goto(lab.url(name), timeout=timeout_s * 1000)
+    # The tab in front that carries the name names the notebook's panel.
+    tab = page.locator(".lm-TabBar-tab.jp-mod-current",
+                       has=page.locator(".lm-TabBar-tabLabel", has_text=re.compile(f"^{re.escape(name)}$")))
+    tab.wait_for(state="attached", timeout=timeout_s * 1000)
+    panel_id = tab.get_attribute("data-id")
+    panel = f"#{panel_id}"
+    page.wait_for_selector(f"{panel} .jp-Cell", state="attached", timeout=timeout_s * 1000)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         # The page shows "idle" before it has a kernel at all: ask the server too.
         kernels = [s["kernel"] for s in lab.api("GET", "/api/sessions") if s["path"] == name and s.get("kernel")]
         if (any(k["connections"] > 0 and k["execution_state"] == "idle" for k in kernels)
-                and (page.get_attribute(KERNEL_NAME, "aria-label") or "No Kernel") != "No Kernel"
-                and page.get_attribute(INDICATOR, "data-status") == "idle"):
-            return
+                and (page.get_attribute(f"{panel} .jp-Toolbar-kernelName", "aria-label") or "No Kernel") != "No Kernel"
+                and page.get_attribute(f"{panel} .jp-Notebook-ExecutionIndicator", "data-status") == "idle"):
+            return panel
         time.sleep(0.3)
     raise AssertionError(f"the kernel of {name} did not start within {timeout_s:.0f} s:\n{lab.log_tail()}")
 
 
-class NotebookRuns:
-    """Runs the notebooks ``parallel`` at a time, each in a page of its own, started in ``order``.
+def show(page, panel: str) -> None:
+    """Bring the notebook's tab to the front."""
+    page.locator(f".lm-TabBar-tab[data-id='{panel[1:]}']").click()
+    page.wait_for_selector(f"{panel}:not(.lm-mod-hidden)")
 
-    :meth:`take` gives a notebook's page once all its cells ran (starting it,
-    and the next ones, if they have not started yet); :meth:`release` closes the
-    page and shuts its kernel down, which lets the next notebook start. So while
-    a test uses one notebook's widgets, the next notebook already runs.
+
+class NotebookRuns:
+    """The notebooks in one JupyterLab page, ``parallel`` of them running at a time, started in ``order``.
+
+    :meth:`take` gives a notebook's panel once all its cells ran (opening it
+    and running it, and the next ones, if they have not started yet);
+    :meth:`release` shuts its kernel down, which lets the next notebook start.
+    So while a test uses one notebook's widgets, the next notebook already runs.
+    One page, as a learner has it: JupyterLab starts once (about 8 s of
+    Chromium's time here), not once per notebook.
     """
 
     def __init__(self, lab: LabServer, browser, order: list[str], parallel: int, run_timeout_s: float):
-        self.lab, self.browser, self.order, self.parallel = lab, browser, list(order), parallel
-        self.run_timeout_s = run_timeout_s
-        self.started: dict[str, tuple] = {}  # name -> (page, page errors, start time)
+        self.lab, self.order, self.parallel, self.run_timeout_s = lab, list(order), parallel, run_timeout_s
+        self.page = browser.new_page()
+        self.page_errors: list[str] = []
+        self.page.on("pageerror", lambda err: self.page_errors.append(str(err)))
+        self.started: dict[str, tuple[str, float]] = {}  # name -> (panel, when it was opened)
         self.finished: set[str] = set()
 
     def _start(self, name: str) -> None:
-        page = self.browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda err: errors.append(str(err)))
-        self.started[name] = (page, errors, time.monotonic())
-        open_notebook(page, self.lab, name)
-        run_all_cells(page)
+        opened = time.monotonic()
+        panel = open_notebook(self.page, self.lab, name)
+        self.started[name] = (panel, opened)
+        run_all_cells(self.page)  # the notebook just opened is in front
 
     def _fill(self) -> None:
         for name in self.order:
@@ -271,42 +316,39 @@ class NotebookRuns:
             if name not in self.started:
                 self._start(name)
 
-    def take(self, name: str):
-        """(page, JavaScript errors so far, seconds from opening to the last cell's end) for ``name``."""
+    def panel(self, name: str) -> str:
+        return self.started[name][0]
+
+    def take(self, name: str) -> tuple[str, float]:
+        """(panel, seconds from opening to the last cell's end) for ``name``, in front."""
         if name not in self.started:
             self._start(name)
         self._fill()
-        page, errors, start = self.started[name]
-        page.bring_to_front()
-        wait_all_cells_done(page, max(1.0, start + self.run_timeout_s - time.monotonic()))
-        return page, errors, time.monotonic() - start
+        panel, opened = self.started[name]
+        show(self.page, panel)
+        wait_all_cells_done(self.page, panel, max(1.0, opened + self.run_timeout_s - time.monotonic()))
+        return panel, time.monotonic() - opened
 
     def release(self, name: str) -> None:
-        page, _errors, _start = self.started[name]
+        """Shut down the notebook's kernel (its tab stays, idle), then start the next notebook."""
         self.finished.add(name)
-        try:
-            page.close()
-        finally:
-            for session in self.lab.api("GET", "/api/sessions"):
-                if session["path"] == name and session.get("kernel"):
-                    self.lab.api("DELETE", f"/api/kernels/{session['kernel']['id']}", timeout=20)
-            self._fill()
+        for session in self.lab.api("GET", "/api/sessions"):
+            if session["path"] == name and session.get("kernel"):
+                self.lab.shutdown_kernel(session["kernel"]["id"])
+        self._fill()
 
     def close(self) -> None:
-        for name, (page, _errors, _start) in self.started.items():
-            if name not in self.finished and not page.is_closed():
-                page.close()
+        self.page.close()
 
 
 def run_all_cells(page) -> None:
-    """Run ▸ Run All Cells, from the menu bar as a learner would."""
-    page.locator(".lm-MenuBar-item", has=page.locator(".lm-MenuBar-itemLabel", has_text=re.compile("^Run$"))).click()
-    page.locator(".lm-Menu-item", has=page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Run All Cells$"))).click()
+    """Run ▸ Run All Cells on the notebook in front."""
+    _menu(page, "Run", "Run All Cells")
 
 
-def cell_prompts(page) -> list[str]:
+def cell_prompts(page, panel: str) -> list[str]:
     """The input prompt of every code cell: '[3]:' when it ran, '[*]:' while queued or running, '[ ]:' never run."""
-    return page.eval_on_selector_all(f"{NOTEBOOK} .jp-CodeCell .jp-InputArea-prompt",
+    return page.eval_on_selector_all(f"{panel} .jp-CodeCell .jp-InputArea-prompt",
                                      "nodes => nodes.map(n => n.textContent.trim())")
 
 
@@ -315,7 +357,7 @@ def _count(prompt: str) -> int | None:
     return int(inner) if inner.isdigit() else None
 
 
-def wait_all_cells_done(page, timeout_s: float) -> float:
+def wait_all_cells_done(page, panel: str, timeout_s: float) -> float:
     """Wait until every code cell shows an execution count and the kernel is idle; the seconds it took.
 
     The notebook was copied without execution counts (:func:`copy_without_outputs`)
@@ -326,27 +368,58 @@ def wait_all_cells_done(page, timeout_s: float) -> float:
     start = time.monotonic()
     deadline = start + timeout_s
     prompts: list[str] = []
+    stopped_since = None
     while time.monotonic() < deadline:
-        prompts = cell_prompts(page)
-        if (prompts and [_count(p) for p in prompts] == list(range(1, len(prompts) + 1))
-                and page.get_attribute(INDICATOR, "data-status") == "idle"):
+        prompts = cell_prompts(page, panel)
+        idle = page.get_attribute(f"{panel} .jp-Notebook-ExecutionIndicator", "data-status") == "idle"
+        if prompts and [_count(p) for p in prompts] == list(range(1, len(prompts) + 1)) and idle:
             return time.monotonic() - start
+        # Idle with nothing queued but not all done: the run stopped (JupyterLab stops at an error).
+        if idle and "[*]:" not in prompts:
+            stopped_since = stopped_since or time.monotonic()
+            if time.monotonic() - stopped_since > 5:
+                break
+        else:
+            stopped_since = None
         time.sleep(1)
     pending = [f"cell {n + 1} {p}" for n, p in enumerate(prompts) if _count(p) != n + 1]
-    raise AssertionError(f"not every code cell ran once, in order, within {timeout_s:.0f} s "
-                         f"({len(pending)} of {len(prompts)} not): " + ", ".join(pending[:8]))
+    how = "the run stopped" if stopped_since else f"not within {timeout_s:.0f} s"
+    raise AssertionError(f"not every code cell ran once, in order ({how}; {len(pending)} of {len(prompts)} not): "
+                         + ", ".join(pending[:8]))
 
 
-def error_outputs(page) -> list[str]:
-    """The text of every error output (a traceback) in the notebook."""
-    return page.eval_on_selector_all(
-        f"{NOTEBOOK} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']",
-        "nodes => nodes.map(n => n.textContent.slice(0, 2000))")  # textContent: also for cells out of view
+def save_notebook(page, lab: LabServer, name: str, timeout_s: float = 30) -> dict:
+    """File ▸ Save Notebook on the notebook in front, then the notebook as JupyterLab wrote it (the temporary copy).
+
+    The page draws an error output and a warning alike (both as
+    ``application/vnd.jupyter.stderr``); the saved file says which is which.
+    """
+    path = lab.root / name
+    before = path.stat().st_mtime_ns
+    page.locator(".lm-MenuBar-item", has=page.locator(".lm-MenuBar-itemLabel", has_text=re.compile("^File$"))).click()
+    page.locator(".lm-Menu-item[data-command='docmanager:save']").click()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.stat().st_mtime_ns != before:
+            try:
+                return json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:  # still being written
+                pass
+        time.sleep(0.3)
+    raise AssertionError(f"JupyterLab did not save {name} within {timeout_s:.0f} s")
 
 
-def widget_cells(page):
+def error_outputs(notebook: dict) -> list[str]:
+    """Every error output of a saved notebook, as 'code cell N: Name: message'."""
+    code_cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    return [f"code cell {n + 1}: {output['ename']}: {output['evalue']}"
+            for n, cell in enumerate(code_cells) for output in cell.get("outputs", [])
+            if output["output_type"] == "error"]
+
+
+def widget_cells(page, panel: str):
     """The code cells whose output holds a live widget view."""
-    return page.locator(f"{NOTEBOOK} .jp-CodeCell").filter(has=page.locator(".jp-OutputArea-output .jupyter-widgets"))
+    return page.locator(f"{panel} .jp-CodeCell").filter(has=page.locator(".jp-OutputArea-output .jupyter-widgets"))
 
 
 def image_digest(locator) -> str:
