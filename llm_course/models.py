@@ -498,10 +498,16 @@ def _hub_error(hub_id: str) -> HubUnavailableError:
         "internet (on Colab, Hub models work)."))
 
 
-def _from_hub(loader, hub_id: str, **kwargs):
+def _from_hub(loader, hub_id: str, *, is_model: bool = False, **kwargs):
     """Load from the local Hugging Face cache if possible, else from the Hub if it is reachable."""
+    local = dict(kwargs, local_files_only=True)
+    if is_model:
+        # With peft installed, AutoModel*.from_pretrained first looks for an adapter config, and
+        # (transformers 5.15-5.23) does not pass local_files_only on to that lookup: offline, it
+        # retries the Hub for about 40 s before our probe could say anything.
+        local["adapter_kwargs"] = dict(kwargs.get("adapter_kwargs") or {}, local_files_only=True)
     with contextlib.suppress(OSError, ValueError):
-        return loader(hub_id, local_files_only=True, **kwargs)
+        return loader(hub_id, **local)
     if not hub_reachable():
         raise _hub_error(hub_id)
     return loader(hub_id, **kwargs)
@@ -607,7 +613,7 @@ def load_model(
         kwargs["attn_implementation"] = attn_implementation
     spec = resolve(name)
     if isinstance(spec, str):
-        model = _from_hub(AutoModelForCausalLM.from_pretrained, spec, dtype=dtype, **kwargs)
+        model = _from_hub(AutoModelForCausalLM.from_pretrained, spec, is_model=True, dtype=dtype, **kwargs)
     else:
         loader = AutoModelForCausalLM if spec.kind == "causal-lm" else AutoModel
         with _quiet_progress():

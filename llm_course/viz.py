@@ -626,6 +626,9 @@ def router_heatmap(probs, tokens, *, top_k: int | None = None, title: str | None
     if title:
         ax.set_title(title, fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
 
 
 # --------------------------------------------------------------------------

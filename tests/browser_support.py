@@ -288,9 +288,10 @@ class NotebookRuns:
     """The notebooks in one JupyterLab page, ``parallel`` of them running at a time, started in ``order``.
 
     :meth:`take` gives a notebook's panel once all its cells ran (opening it
-    and running it, and the next ones, if they have not started yet);
-    :meth:`release` shuts its kernel down, which lets the next notebook start.
-    So while a test uses one notebook's widgets, the next notebook already runs.
+    and running it if it has not started yet); meanwhile, whenever fewer than
+    ``parallel`` notebooks are still running cells, the next one is opened and
+    run. :meth:`release` shuts its kernel down. So the short notebooks run
+    while the long one still runs, and while a test uses one notebook's widgets.
     One page, as a learner has it: JupyterLab starts once (about 8 s of
     Chromium's time here), not once per notebook.
     """
@@ -309,12 +310,21 @@ class NotebookRuns:
         self.started[name] = (panel, opened)
         run_all_cells(self.page)  # the notebook just opened is in front
 
+    def _running(self, name: str) -> bool:
+        """Whether the notebook's kernel still has cells to run (busy, or cells queued)."""
+        panel = self.started[name][0]
+        busy = self.page.get_attribute(f"{panel} .jp-Notebook-ExecutionIndicator", "data-status") != "idle"
+        return busy or "[*]:" in cell_prompts(self.page, panel)
+
     def _fill(self) -> None:
+        """Start the next notebooks while fewer than ``parallel`` are still running cells."""
+        running = [n for n in self.started if n not in self.finished and self._running(n)]
         for name in self.order:
-            if len([n for n in self.started if n not in self.finished]) >= self.parallel:
+            if len(running) >= self.parallel:
                 return
             if name not in self.started:
                 self._start(name)
+                running.append(name)
 
     def panel(self, name: str) -> str:
         return self.started[name][0]
@@ -323,10 +333,15 @@ class NotebookRuns:
         """(panel, seconds from opening to the last cell's end) for ``name``, in front."""
         if name not in self.started:
             self._start(name)
-        self._fill()
         panel, opened = self.started[name]
+        deadline = opened + self.run_timeout_s
+        # While it runs, a notebook that finished its cells makes room for the next one.
+        while self._running(name) and time.monotonic() < deadline:
+            self._fill()
+            time.sleep(1)
+        self._fill()
         show(self.page, panel)
-        wait_all_cells_done(self.page, panel, max(1.0, opened + self.run_timeout_s - time.monotonic()))
+        wait_all_cells_done(self.page, panel, max(1.0, deadline - time.monotonic()))
         return panel, time.monotonic() - opened
 
     def release(self, name: str) -> None:

@@ -11,10 +11,11 @@ above the widget and that no widget shows "Error displaying widget". One
 screenshot per notebook goes into the test's temporary folder (its path is
 printed: ``pytest -rP`` shows it).
 
-The notebooks run two at a time in one JupyterLab page, one tab each, so the
-next notebook runs while a test uses the widgets of another. On the 2-core
-reference machine the whole test takes about 290 CPU-seconds, 60 % of them the
-notebooks' own cells.
+The notebooks run in one JupyterLab page, one tab each, two of them running
+cells at a time (one per core): the short ones run while 05 still does, and
+while a test uses the widgets of another. On the 2-core reference machine the
+test took 2 min 52 s to 3 min 22 s (the first run after a fresh install is the
+slow one), about 225 CPU-seconds, most of them the notebooks' own cells.
 
 It is opt-in on a learner's machine: ``LLM_COURSE_BROWSER_TESTS=1 ./course.sh test``
 (``CI`` set turns it on too). Enabled, a missing Chromium or Playwright is a
