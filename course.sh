@@ -140,10 +140,13 @@ case "${1:-}" in
         fi
         echo "== the same unit tests and notebooks 00-02 under the oldest supported transformers (Colab's)"
         setup_oldest
+        # Left out here: what does not depend on the releases this job swaps (the notebooks'
+        # structure, the browser, the NameError hint in IPython), and the English twins of
+        # 00-02, whose code is the Korean notebooks' code.
         LLM_COURSE_CACHE="$PWD/$OLDEST/model-cache" "$OLDEST/bin/python" -m pytest -n 2 --dist loadscope \
-            tests --ignore=tests/test_notebooks.py --ignore=tests/test_browser.py \
+            tests --ignore=tests/test_notebooks.py --ignore=tests/test_browser.py --ignore=tests/test_hints.py \
             notebooks/ko/00_setup.ipynb notebooks/ko/01_tokenization.ipynb notebooks/ko/02_embeddings.ipynb \
-            notebooks/en/01_tokenization.ipynb notebooks/en/02_embeddings.ipynb || status=$?
+            || status=$?
         exit $status
         ;;
     *)
