@@ -32,6 +32,14 @@ check against the real thing:
   perplexity per token can be compared across tokenizers.
 * **Timing and routing**: :func:`timed_generate` times ``generate`` step by
   step; :func:`selected_experts` reads which experts a MoE's router picked.
+* **What bitsandbytes does on this machine**: :func:`bitsandbytes_path` says
+  which int8 and 4-bit kernels it takes on the learner's CPU or GPU;
+  :func:`stored_layout` shows how a layer's weight and scales are stored, before
+  and after bitsandbytes repacks 4-bit weights for a CPU with AVX-512-BF16
+  (``packing_format_for_cpu``); :func:`stored_4bit` reads the codes and scales
+  back in bitsandbytes' standard order from either layout; :func:`compare_speeds`
+  turns measured speeds into sentences, so no lesson states "faster" or
+  "slower" that the learner's own run did not measure.
 
 Sizes are in decimal units (1 MB = 10⁶ bytes, 1 GB = 10⁹ bytes), as
 ``get_memory_footprint`` users and GPU vendors write them. Bad input raises a
@@ -40,6 +48,8 @@ Sizes are in decimal units (1 MB = 10⁶ bytes, 1 GB = 10⁹ bytes), as
 
 from __future__ import annotations
 
+import copy
+import logging
 import math
 import time
 from collections import Counter
@@ -47,6 +57,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .device import device_type, fast_bfloat16, synchronize
 from .i18n import bilingual, josa
 
 # --------------------------------------------------------------------------
@@ -379,6 +390,33 @@ def predicted_footprint(model, precision, *, skip=("lm_head",)) -> float:
     return quantized * DTYPE_BYTES[name] + rest * DTYPE_BYTES["float32"] + buffers
 
 
+def _tensor_bytes(t) -> int:
+    return 0 if t is None else t.numel() * t.element_size()
+
+
+def _row_scales(module):
+    """An int8 layer's row scales: on the weight when loaded, on the layer's state after the first forward."""
+    weight = getattr(module, "weight", None)
+    scb = getattr(weight, "SCB", None)
+    return scb if scb is not None else getattr(getattr(module, "state", None), "SCB", None)
+
+
+def _scale_bytes(module) -> int:
+    """Bytes of the scales one bitsandbytes layer keeps outside its parameters (0 for any other layer)."""
+    weight = getattr(module, "weight", None)
+    kind = type(weight).__name__
+    if kind == "Int8Params":
+        return _tensor_bytes(_row_scales(module))
+    state = getattr(weight, "quant_state", None)
+    if kind == "Params4bit" and state is not None:
+        total = _tensor_bytes(state.absmax)
+        if getattr(state, "nested", False) and getattr(state, "state2", None) is not None:
+            total += _tensor_bytes(state.state2.absmax)
+            total += 4  # the float32 offset added back to the de-quantized scales
+        return total
+    return 0
+
+
 def quantization_state_bytes(model) -> int:
     """Bytes of the scales bitsandbytes keeps outside the parameters (notebook 08).
 
@@ -386,35 +424,284 @@ def quantization_state_bytes(model) -> int:
     4-bit weights (``Params4bit``) a ``quant_state`` with one absmax per block
     (float32, or uint8 plus a second-level state under double quantization).
     ``get_memory_footprint()`` counts none of these.
+
+    Measure before the first forward pass to get what was loaded: on a CPU with
+    AVX-512-BF16, that pass repacks every 4-bit weight for the CPU kernel and
+    stores its scales in bfloat16, undoing double quantization
+    (:func:`stored_layout` shows the change).
     """
-    total = 0
-    for module in model.modules():
-        weight = getattr(module, "weight", None)
-        kind = type(weight).__name__
-        if kind == "Int8Params":
-            # bitsandbytes moves the row scales from the weight to the layer's state at the first forward pass
-            scb = weight.SCB if weight.SCB is not None else getattr(getattr(module, "state", None), "SCB", None)
-            total += 0 if scb is None else scb.numel() * scb.element_size()
-        elif kind == "Params4bit" and getattr(weight, "quant_state", None) is not None:
-            state = weight.quant_state
-            total += state.absmax.numel() * state.absmax.element_size()
-            if getattr(state, "nested", False) and state.state2 is not None:
-                total += state.state2.absmax.numel() * state.state2.absmax.element_size()
-                total += 4  # the float32 offset added back to the de-quantized scales
-    return total
+    return sum(_scale_bytes(module) for module in model.modules())
+
+
+# --------------------------------------------------------------------------
+# 3b. What bitsandbytes does on this machine
+# --------------------------------------------------------------------------
+
+# bitsandbytes logs this once, at import, on a CPU with AVX-512-BF16 when the optional `kernels`
+# package is missing: it looked for a 4-bit kernel on the Hub (kernels-community) and falls back
+# to the kernel built into its own library, which computes the same thing.
+_HUB_KERNEL_NOTICE = "Failed to load CPU gemm_4bit_forward from kernels-community"
+_BNB_CPU_LOGGER = "bitsandbytes.backends.cpu.ops"
+
+
+class _DropHubKernelNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _HUB_KERNEL_NOTICE not in record.getMessage()
+
+
+def _quiet_hub_kernel_notice() -> None:
+    """Drop bitsandbytes' "Failed to load ... from kernels-community" line at its logger (idempotent).
+
+    Must run before bitsandbytes is imported: the line is logged by the import itself.
+    """
+    logger = logging.getLogger(_BNB_CPU_LOGGER)
+    if not any(isinstance(f, _DropHubKernelNotice) for f in logger.filters):
+        logger.addFilter(_DropHubKernelNotice())
+
+
+def quiet_known_notices() -> None:
+    """Keep two known, harmless library notices out of notebook 08's outputs, each at its source.
+
+    * bitsandbytes, on a CPU with AVX-512-BF16, logs at import that it could not load
+      a 4-bit kernel from the Hub's ``kernels-community`` (that needs the optional
+      ``kernels`` package, which downloads compiled code when first used; the course
+      stays offline and does not install it). It then uses the kernel built into its
+      own library. :func:`bitsandbytes_path` reports which one it uses.
+    * transformers before 5.18 (Colab had 5.15) warns in lesson cells although nothing
+      is wrong (``Passing generation_config together with...``, ``Both max_new_tokens
+      and max_length...``, ``Ignoring clean_up_tokenization_spaces...``): the same
+      filter :mod:`llm_course.models` applies for its own loaders, which notebook 08
+      bypasses to show ``from_pretrained`` itself.
+    """
+    from .models import _quiet_old_release_noise
+
+    _quiet_hub_kernel_notice()
+    _quiet_old_release_noise()
 
 
 def require_bitsandbytes() -> str:
-    """The installed bitsandbytes version, or an ImportError that says how to install it (notebook 08)."""
+    """The installed bitsandbytes version, or an ImportError that says how to install it (notebook 08).
+
+    Imports bitsandbytes with its one-line notice about the optional Hub kernel
+    filtered out (see :func:`quiet_known_notices`).
+    """
+    _quiet_hub_kernel_notice()
     try:
         import bitsandbytes
     except ImportError as err:
         raise ImportError(bilingual(
             "이 노트북은 bitsandbytes가 필요합니다. 설치하세요: pip install bitsandbytes "
-            "(Colab에서는 노트북의 두 번째 셀이 설치합니다. 0.47 이상이면 CPU에서도 돌아갑니다).",
+            "(Colab에서는 노트북의 첫 셀이 설치합니다. 직접 설치했다면 런타임을 다시 시작한 뒤 처음부터 실행하세요. 0.47 이상이면 CPU에서도 돌아갑니다).",
             "This notebook needs bitsandbytes. Install it with: pip install bitsandbytes "
-            "(on Colab the notebook's second cell installs it; 0.47 or later also runs on a CPU).")) from err
+            "(on Colab the notebook's first cell installs it; after installing it by hand, restart the runtime and run from the top, since transformers looks for it once per kernel; 0.47 or later also runs on a CPU).")) from err
     return bitsandbytes.__version__
+
+
+@dataclass(frozen=True)
+class BitsandbytesPath:
+    """Which kernels bitsandbytes uses on one device: see :func:`bitsandbytes_path`."""
+
+    device_type: str  # "cpu", "cuda", "mps", ...
+    cpu_capability: str | None  # torch's CPU kernel level: "AVX512", "AVX2", "DEFAULT" (ARM), ...
+    avx512_bf16: bool  # bitsandbytes' own check (has_avx512bf16): picks the 4-bit CPU path
+    int8_int_mm: bool  # int8 products as int8 x int8 -> int32 (torch._int_mm); else in float32
+    hub_kernel: bool  # the optional 4-bit kernel from kernels-community was loaded
+    fast_bfloat16: bool  # oneDNN has a bfloat16 path for this CPU (llm_course.device.fast_bfloat16)
+
+    @property
+    def repacks_4bit(self) -> bool:
+        """True where the first no-grad forward pass repacks 4-bit weights (``packing_format_for_cpu``)."""
+        return self.device_type == "cpu" and self.avx512_bf16
+
+    def __str__(self) -> str:
+        if self.device_type == "cuda":
+            return bilingual(
+                "bitsandbytes: CUDA 커널. int8은 LLM.int8() 행렬곱, 4비트는 가중치를 읽으면서 풀어 곱하는 융합 커널(fused kernel)입니다.",
+                "bitsandbytes: CUDA kernels. int8 runs LLM.int8()'s matrix product; 4-bit a fused kernel that "
+                "de-quantizes the weights as it reads them.")
+        if self.device_type != "cpu":
+            return bilingual(f"bitsandbytes: {self.device_type} 백엔드의 커널을 씁니다.",
+                             f"bitsandbytes: the kernels of its {self.device_type} back end.")
+        ko, en = [f"CPU capability {self.cpu_capability}, AVX-512-BF16: {'있음' if self.avx512_bf16 else '없음'}"], \
+            [f"CPU capability {self.cpu_capability}, AVX-512-BF16: {'yes' if self.avx512_bf16 else 'no'}"]
+        if self.int8_int_mm:
+            ko.append("int8: 활성값도 int8로 바꿔 int8끼리 곱합니다(torch._int_mm, AVX-512).")
+            en.append("int8: the activations become int8 too, and int8 multiplies int8 (torch._int_mm, AVX-512).")
+        else:
+            ko.append("int8: 곱할 때마다 int8 가중치와 활성값을 float32로 바꿔 float32 행렬곱을 합니다"
+                      "(torch가 AVX-512 커널을 쓰지 않는 CPU).")
+            en.append("int8: every product turns the int8 weights and activations into float32 and multiplies "
+                      "in float32 (torch runs no AVX-512 kernels here).")
+        if self.avx512_bf16:
+            ko.append("4비트: 첫 순전파 때 가중치를 CPU용 배열로 한 번 다시 담고(packing_format_for_cpu), 그 뒤로는 "
+                      "4비트 코드를 읽으면서 바로 bfloat16으로 곱하는 융합 커널(fused kernel)을 씁니다.")
+            en.append("4-bit: the first forward pass repacks the weights once for the CPU (packing_format_for_cpu); "
+                      "from then on a fused kernel multiplies in bfloat16 straight from the 4-bit codes.")
+            if self.hub_kernel:
+                ko.append("  그 커널은 허브의 kernels-community에서 받은 것입니다(`kernels` 패키지).")
+                en.append("  That kernel came from the Hub's kernels-community (the `kernels` package).")
+            else:
+                ko.append("  그 커널은 bitsandbytes에 들어 있는 것입니다. 허브의 kernels-community 커널은 `kernels` 패키지가 "
+                          "있어야 받아 쓰는데, 이 과정은 인터넷 없이 돌아가도록 그 패키지를 설치하지 않습니다.")
+                en.append("  That kernel is the one built into bitsandbytes. The Hub's kernels-community kernel needs the "
+                          "optional `kernels` package, which the course leaves out so that it runs offline.")
+        else:
+            ko.append("4비트: 곱할 때마다 층의 가중치 전체를 float32로 풀어 놓고 보통의 행렬곱을 합니다(AVX-512-BF16이 없는 CPU).")
+            en.append("4-bit: every product de-quantizes the layer's whole weight to float32, then runs an ordinary "
+                      "matrix product (no AVX-512-BF16).")
+        if self.fast_bfloat16:
+            ko.append("bfloat16 연산(torch): oneDNN에 이 CPU용 bfloat16 경로가 있습니다.")
+            en.append("bfloat16 arithmetic (torch): oneDNN has a bfloat16 path for this CPU.")
+        else:
+            ko.append("bfloat16 연산(torch): oneDNN에 이 CPU용 bfloat16 경로가 없어, float32로 바꿔 가며 느리게 계산합니다.")
+            en.append("bfloat16 arithmetic (torch): oneDNN has no bfloat16 path for this CPU, so it computes slowly, "
+                      "through float32.")
+        return bilingual("\n".join(ko), "\n".join(en))
+
+
+def bitsandbytes_path(device="cpu") -> BitsandbytesPath:
+    """Which int8 and 4-bit kernels bitsandbytes takes on ``device``, read from bitsandbytes itself (notebook 08).
+
+    On a CPU, bitsandbytes (0.50) decides twice. int8 products use
+    ``torch._int_mm`` where torch runs AVX-512 kernels, and float32 products of
+    the converted int8 values elsewhere. 4-bit layers, where the CPU has
+    AVX-512-BF16 (bitsandbytes' ``has_avx512bf16``), are repacked at the first
+    no-grad forward pass into a CPU layout whose fused kernel computes in
+    bfloat16 straight from the codes; elsewhere the whole weight is
+    de-quantized to float32 before every product. Print the result to read it
+    in Korean and English.
+    """
+    require_bitsandbytes()
+    import bitsandbytes.functional as bnb_functional
+
+    kind = device_type(device)
+    capability = torch.backends.cpu.get_cpu_capability() if kind == "cpu" else None
+    avx512_bf16 = bool(getattr(bnb_functional, "has_avx512bf16", lambda: False)())
+    try:
+        from bitsandbytes.backends.cpu import ops as cpu_ops
+    except ImportError:  # a build without the CPU back end
+        cpu_ops = None
+    int_mm = bool(getattr(cpu_ops, "_has_avx512", capability == "AVX512"))
+    hub = getattr(cpu_ops, "gemm_4bit_forward_kernel", None) is not None
+    return BitsandbytesPath(device_type=kind, cpu_capability=capability, avx512_bf16=avx512_bf16,
+                            int8_int_mm=int_mm, hub_kernel=hub, fast_bfloat16=fast_bfloat16(device))
+
+
+@dataclass(frozen=True)
+class StoredLayout:
+    """How one layer's weight and its scales are stored right now: see :func:`stored_layout`."""
+
+    kind: str  # the weight's class: "Params4bit", "Int8Params", "Parameter"
+    weight_dtype: str
+    weight_shape: tuple[int, ...]
+    weight_bytes: int
+    scale_dtype: str | None  # 4-bit: the block absmax; int8: the row scales (SCB); None without scales
+    scale_shape: tuple[int, ...] | None
+    scale_bytes: int  # all of the layer's scale bytes, a double-quantization state included
+    double_quant: bool  # 4-bit scales stored in 8 bits with a second-level state
+    packed_for_cpu: bool  # bitsandbytes' CPU layout for AVX-512-BF16 (quant_state.packing_format_for_cpu)
+
+    def __str__(self) -> str:
+        text = f"weight {self.weight_dtype} {self.weight_shape}"
+        if self.scale_dtype is not None:
+            text += f", scales {self.scale_dtype} {self.scale_shape}"
+            text += " (8-bit, double quantization)" if self.double_quant else ""
+        text += f", packing_format_for_cpu={self.packed_for_cpu}"
+        return text
+
+
+def _dtype_str(dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def stored_layout(layer) -> StoredLayout:
+    """How ``layer``'s weight and scales are stored at this moment (notebook 08).
+
+    Call it on a bitsandbytes layer (``Linear4bit``, ``Linear8bitLt``) or any
+    layer with a ``weight``. A 4-bit weight as loaded is bitsandbytes' standard
+    layout: ``(out·in/2, 1)`` uint8, two codes per byte in memory order, one
+    float32 absmax per block of 64. On a CPU with AVX-512-BF16 the first no-grad
+    forward pass (``Linear4bit.forward``) rewrites it for the CPU's kernel:
+    ``(out, in/2)`` uint8 with the codes regrouped 32 rows at a time, absmax
+    turned into bfloat16 and transposed to ``(in/64, out)``, and double
+    quantization undone; ``quant_state.packing_format_for_cpu`` becomes True.
+    Comparing the layout before and after that pass shows which path ran.
+    """
+    weight = getattr(layer, "weight", None)
+    if weight is None:
+        raise ValueError(bilingual("이 층에는 weight가 없습니다. nn.Linear나 bitsandbytes의 Linear4bit/Linear8bitLt를 넘기세요.",
+                                   "This layer has no weight; pass an nn.Linear or a bitsandbytes Linear4bit/Linear8bitLt."))
+    kind = type(weight).__name__
+    scales, state = None, getattr(weight, "quant_state", None)
+    if kind == "Int8Params":
+        scales = _row_scales(layer)
+    elif kind == "Params4bit" and state is not None:
+        scales = state.absmax
+    nested = bool(kind == "Params4bit" and state is not None and getattr(state, "nested", False))
+    return StoredLayout(
+        kind=kind, weight_dtype=_dtype_str(weight.dtype), weight_shape=tuple(weight.shape),
+        weight_bytes=_tensor_bytes(weight), scale_dtype=None if scales is None else _dtype_str(scales.dtype),
+        scale_shape=None if scales is None else tuple(scales.shape), scale_bytes=_scale_bytes(layer),
+        double_quant=nested, packed_for_cpu=bool(getattr(state, "packing_format_for_cpu", False)))
+
+
+def layout_change(before: StoredLayout, after: StoredLayout) -> str:
+    """What happened to a layer's storage between two :func:`stored_layout` readings (notebook 08).
+
+    Korean first, English on the next line, like every message of the course.
+    """
+    if after.packed_for_cpu and not before.packed_for_cpu:
+        dq_ko = " 이중 양자화도 풀렸습니다(8비트 스케일이 bfloat16으로)." if before.double_quant and not after.double_quant else ""
+        dq_en = " Double quantization is undone (8-bit scales became bfloat16)." if before.double_quant \
+            and not after.double_quant else ""
+        return bilingual(
+            f"첫 순전파에서 bitsandbytes가 이 층을 CPU용 배열로 다시 담았습니다: 가중치 {before.weight_dtype} "
+            f"{before.weight_shape} → {after.weight_shape}(바이트 수는 {after.weight_bytes:,}로 같음), 스케일 "
+            f"{before.scale_dtype} {before.scale_shape} → {after.scale_dtype} {after.scale_shape}, "
+            f"스케일 바이트 {before.scale_bytes:,} → {after.scale_bytes:,}.{dq_ko}",
+            f"At the first forward pass bitsandbytes repacked this layer for the CPU: weight {before.weight_dtype} "
+            f"{before.weight_shape} -> {after.weight_shape} (still {after.weight_bytes:,} bytes), scales "
+            f"{before.scale_dtype} {before.scale_shape} -> {after.scale_dtype} {after.scale_shape}, "
+            f"scale bytes {before.scale_bytes:,} -> {after.scale_bytes:,}.{dq_en}")
+    if before == after:
+        return bilingual("첫 순전파 뒤에도 저장 방식이 그대로입니다: 불러온 배열 그대로 계산합니다.",
+                         "The storage is unchanged after the first forward pass: the layer computes from the "
+                         "layout it was loaded in.")
+    return bilingual(f"저장 방식이 바뀌었습니다: {before} → {after}.", f"The storage changed: {before} -> {after}.")
+
+
+def stored_4bit(weight) -> tuple[torch.Tensor, torch.Tensor]:
+    """A 4-bit weight's codes and block scales in bitsandbytes' standard order, from either layout (notebook 08).
+
+    Returns ``(packed, absmax)``: ``packed`` is uint8 of shape ``(out·in/2,)``,
+    two codes per byte in memory order with the first in the high half (what
+    ``bitsandbytes.functional.quantize_4bit`` returns and what a loaded
+    ``Linear4bit`` holds); ``absmax`` one scale per block of 64 in memory order,
+    at the precision the layer stores it: float32 as loaded, bfloat16 once
+    repacked for an AVX-512-BF16 CPU, and de-quantized to float32 under double
+    quantization. The CPU layout is undone with bitsandbytes' own inverse,
+    ``_convert_weight_packed_for_cpu_inverse``, on a copy: the layer keeps its layout.
+    """
+    state = getattr(weight, "quant_state", None)
+    if type(weight).__name__ != "Params4bit" or state is None:
+        raise ValueError(bilingual(
+            "4비트로 양자화된 가중치(Params4bit, 예: layer.weight)를 넘기세요.",
+            "Pass a 4-bit quantized weight (a Params4bit, such as layer.weight of a Linear4bit)."))
+    import bitsandbytes.functional as bnb_functional
+
+    data = weight.detach()
+    data = data if data.dtype == torch.uint8 else data.view(torch.uint8)
+    if getattr(state, "packing_format_for_cpu", False):
+        # (out, in/2) CPU layout -> (out·in/2, 1) standard; the inverse edits the state it gets, so give it a copy
+        packed, _ = bnb_functional._convert_weight_packed_for_cpu_inverse(data.clone(), copy.deepcopy(state))
+        packed = packed if packed.dtype == torch.uint8 else packed.view(torch.uint8)
+        absmax = state.absmax.T.reshape(-1)  # (in/64, out) -> (out, in/64) -> block order
+    else:
+        packed = data
+        absmax = state.absmax
+        if getattr(state, "nested", False):
+            absmax = bnb_functional.dequantize_blockwise(state.absmax, state.state2) + state.offset
+    return packed.reshape(-1), absmax
 
 
 # --------------------------------------------------------------------------
@@ -475,11 +762,6 @@ HARDWARE_BANDWIDTH = {
 }
 
 
-def _sync(device) -> None:
-    if str(device).startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 def measure_bandwidth(size_mb: int = 256, repeats: int = 5, device="cpu") -> float:
     """Memory read bandwidth in bytes per second, measured with torch (notebook 08).
 
@@ -487,17 +769,18 @@ def measure_bandwidth(size_mb: int = 256, repeats: int = 5, device="cpu") -> flo
     ``repeats`` times and keeps the fastest: a sum reads every byte once and
     does almost no arithmetic, like decoding reads every weight once. It uses
     the threads torch uses (``torch.get_num_threads()``), which is the
-    bandwidth the model's own decoding can draw.
+    bandwidth the model's own decoding can draw. On a GPU (CUDA or MPS) the
+    timer waits for the device to finish (:func:`llm_course.device.synchronize`).
     """
     size_mb = _positive_int(size_mb, "size_mb", "크기")
     x = torch.ones(size_mb * 1_000_000 // 4, dtype=torch.float32, device=device)
     x.sum()
-    _sync(device)
+    synchronize(device)
     best = math.inf
     for _ in range(_positive_int(repeats, "repeats", "반복 횟수")):
         start = time.perf_counter()
         x.sum()
-        _sync(device)
+        synchronize(device)
         best = min(best, time.perf_counter() - start)
     return x.numel() * x.element_size() / best
 
@@ -536,6 +819,55 @@ def predicted_tokens_per_second(bandwidth, bytes_per_token) -> float:
     return bandwidth / bytes_per_token
 
 
+SPEED_UNITS = {
+    # unit: (Korean "value against reference", English the same, larger is faster)
+    "tok/s": ("초당 {:.1f}토큰 대 {:.1f}토큰", "{:.1f} against {:.1f} tokens/s", True),
+    "s": ("{:.1f}초 대 {:.1f}초", "{:.1f} s against {:.1f} s", False),
+}
+
+
+def compare_speeds(measured: dict, *, reference: str = "float32", unit: str = "tok/s",
+                   task: tuple[str, str] = ("디코딩", "decoding"), same_within: float = 0.1) -> str:
+    """Sentences that say what was faster or slower than ``reference`` in this run, in Korean and English (notebook 08).
+
+    ``measured`` maps a name (``"int8"``) to a speed in tokens per second
+    (``unit="tok/s"``) or to a time in seconds (``unit="s"``, where less is
+    faster). Each other entry gets one sentence with both numbers and the
+    speed ratio; within ``same_within`` (10 %) of the reference it reads "about
+    the same". Lessons print these rather than state in their prose which
+    precision is faster, because that depends on the learner's hardware.
+    """
+    if unit not in SPEED_UNITS:
+        raise ValueError(bilingual(f"단위는 {' 또는 '.join(map(repr, SPEED_UNITS))}입니다 (받은 값: {unit!r}).",
+                                   f"unit must be {' or '.join(map(repr, SPEED_UNITS))} (got {unit!r})."))
+    if reference not in measured:
+        raise ValueError(bilingual(f"기준 {josa(repr(reference), '이/가')} 측정값에 없습니다. 있는 이름: {', '.join(measured)}.",
+                                   f"The reference {reference!r} is not among the measurements: {', '.join(measured)}."))
+    for name, value in measured.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ValueError(bilingual(f"{name}의 측정값은 0보다 큰 수여야 합니다 (받은 값: {value!r}).",
+                                       f"The measurement of {name} must be a number > 0 (got {value!r})."))
+    fmt_ko, fmt_en, larger_is_faster = SPEED_UNITS[unit]
+    ref = measured[reference]
+    ko, en = [f"{task[0]}, 이 컴퓨터에서 잰 값:"], [f"{task[1][:1].upper() + task[1][1:]}, as measured on this computer:"]
+    for name, value in measured.items():
+        if name == reference:
+            continue
+        ratio = value / ref if larger_is_faster else ref / value  # > 1: faster than the reference
+        numbers_ko = f"{fmt_ko.format(value, ref)}, 속도 {ratio:.2f}배"
+        numbers_en = f"{fmt_en.format(value, ref)}, {ratio:.2f}x the speed"
+        if abs(ratio - 1) <= same_within:
+            ko.append(f"- {josa(name, '은/는')} {josa(reference, '과/와')} 거의 같았습니다({numbers_ko}).")
+            en.append(f"- {name} was about as fast as {reference} ({numbers_en}).")
+        elif ratio > 1:
+            ko.append(f"- {josa(name, '은/는')} {reference}보다 빨랐습니다({numbers_ko}).")
+            en.append(f"- {name} was faster than {reference} ({numbers_en}).")
+        else:
+            ko.append(f"- {josa(name, '은/는')} {reference}보다 느렸습니다({numbers_ko}).")
+            en.append(f"- {name} was slower than {reference} ({numbers_en}).")
+    return bilingual("\n".join(ko), "\n".join(en))
+
+
 @dataclass(frozen=True)
 class TimedGeneration:
     """Output and timing of one ``generate`` call: see :func:`timed_generate`."""
@@ -565,7 +897,7 @@ class _StepClock:
         self.device, self.times = device, []
 
     def __call__(self, input_ids, scores):
-        _sync(self.device)
+        synchronize(self.device)
         self.times.append(time.perf_counter())
         return scores
 
@@ -586,11 +918,11 @@ def timed_generate(model, inputs, max_new_tokens: int = 16, **generate_kwargs) -
     clock = _StepClock(model.device)
     if not assisted and "logits_processor" not in generate_kwargs:
         generate_kwargs["logits_processor"] = LogitsProcessorList([clock])
-    _sync(model.device)
+    synchronize(model.device)
     start = time.perf_counter()
     with torch.no_grad():
         out = model.generate(**inputs, max_new_tokens=max_new_tokens, **generate_kwargs)
-    _sync(model.device)
+    synchronize(model.device)
     seconds = time.perf_counter() - start
     return TimedGeneration(out, out.shape[1] - inputs["input_ids"].shape[1], seconds, tuple(clock.times))
 
@@ -695,10 +1027,11 @@ def nf4_quantize(x: torch.Tensor, blocksize: int = BNB_BLOCKSIZE, code: torch.Te
     divided by its absmax, so it lies in [-1, 1], and each value becomes the
     index (0-15) of the nearest code-book entry. Returns ``(codes, absmax)``:
     ``codes`` as uint8 with one index per weight, ``absmax`` one float32 per block.
-    :func:`pack_4bit` puts two indices in a byte.
+    :func:`pack_4bit` puts two indices in a byte. Everything stays on ``x``'s device
+    (the code book is built on the CPU, in float64, and moved there).
     """
-    code = nf4_code_book() if code is None else code.float()
     blocks = _blocks(x, _positive_int(blocksize, "blocksize", "블록 크기"))
+    code = (nf4_code_book() if code is None else code.float()).to(blocks.device)
     absmax = blocks.abs().amax(dim=1)
     scaled = torch.clamp(blocks * (1.0 / absmax.clamp(min=1e-38))[:, None], -1, 1)
     midpoints = (code[:-1] + code[1:]) / 2  # nearest entry = how many midpoints lie below the value
@@ -708,8 +1041,11 @@ def nf4_quantize(x: torch.Tensor, blocksize: int = BNB_BLOCKSIZE, code: torch.Te
 
 def nf4_dequantize(codes: torch.Tensor, absmax: torch.Tensor, shape, blocksize: int = BNB_BLOCKSIZE,
                    code: torch.Tensor | None = None) -> torch.Tensor:
-    """Back from :func:`nf4_quantize`: code-book value × the block's absmax, in ``shape`` (notebook 08)."""
-    code = nf4_code_book() if code is None else code.float()
+    """Back from :func:`nf4_quantize`: code-book value × the block's absmax, in ``shape`` (notebook 08).
+
+    The result is on ``codes``' device, like the code book it is looked up in.
+    """
+    code = (nf4_code_book() if code is None else code.float()).to(codes.device)
     values = code[codes.long()].reshape(-1, blocksize) * absmax[:, None]  # (num_blocks, blocksize)
     return values.reshape(shape)
 

@@ -292,10 +292,165 @@ def test_nf4_equals_what_a_loaded_linear4bit_stores(chat_model, loaded):
     w = chat_model.model.layers[5].mlp.down_proj.weight.detach()
     codes, absmax = memory.nf4_quantize(w)
     layer = loaded["nf4"].model.layers[5].mlp.down_proj
-    stored = layer.weight.detach().reshape(-1)
+    assert not memory.stored_layout(layer).packed_for_cpu  # no forward pass has run on it in this module
+    stored, stored_absmax = memory.stored_4bit(layer.weight)
+    assert torch.equal(stored, layer.weight.detach().reshape(-1))  # the standard layout is read as it is
     _codes_agree(memory.pack_4bit(codes) >> 4, stored >> 4)
     _codes_agree(memory.pack_4bit(codes) & 0xF, stored & 0xF)
-    torch.testing.assert_close(absmax, layer.weight.quant_state.absmax, rtol=1e-6, atol=0)
+    torch.testing.assert_close(absmax, stored_absmax, rtol=1e-6, atol=0)
+
+
+def test_hand_written_nf4_equals_a_linear4bit_after_it_ran(chat_model):
+    """Notebook 08, section 3: after the measurements' forward passes, whichever path this CPU takes."""
+    from transformers import AutoModelForCausalLM
+
+    from llm_course import models
+
+    model = AutoModelForCausalLM.from_pretrained(models.model_path(), device_map="cpu",
+                                                 **PRECISION_KWARGS["nf4"]()).eval()
+    layer = model.model.layers[0].mlp.gate_proj
+    before, scales_before = memory.stored_layout(layer), memory.quantization_state_bytes(model)
+    with torch.no_grad():
+        model(torch.tensor([[1, 2, 3, 4]]))
+    after = memory.stored_layout(layer)
+    # the path bitsandbytes reports is the path it took: repacked exactly where it has AVX-512-BF16
+    assert after.packed_for_cpu == memory.bitsandbytes_path("cpu").repacks_4bit
+    assert not before.packed_for_cpu and after.weight_bytes == before.weight_bytes
+    w = chat_model.model.layers[0].mlp.gate_proj.weight.detach()
+    codes, absmax = memory.nf4_quantize(w)
+    stored, stored_absmax = memory.stored_4bit(layer.weight)
+    assert torch.equal(memory.pack_4bit(codes), stored)
+    torch.testing.assert_close(absmax.to(stored_absmax.dtype).float(), stored_absmax.float(), rtol=1e-6, atol=0)
+    weights = sum(m.weight.numel() * 2 for m in model.modules() if type(m).__name__ == "Linear4bit")
+    assert scales_before == weights // 64 * 4
+    assert memory.quantization_state_bytes(model) == weights // 64 * (2 if after.packed_for_cpu else 4)
+
+
+# --------------------------------------------------------------------------
+# 4b. bitsandbytes' two CPU layouts of a 4-bit weight, tested on any CPU
+# --------------------------------------------------------------------------
+# On a CPU with AVX-512-BF16, Linear4bit.forward repacks its weight with
+# bitsandbytes.functional._convert_weight_packed_for_cpu (plain torch), which these tests call
+# themselves, so both layouts are inspected on every machine; no forward pass runs on a
+# repacked layer (without AVX-512-BF16 no kernel could read it).
+
+
+def _linear4bit(seed, double_quant=False, quant_type="nf4", shape=(96, 128)):
+    w = random_weight(seed, shape)
+    layer = bnb.nn.Linear4bit(shape[1], shape[0], bias=False, quant_type=quant_type,
+                              compress_statistics=double_quant)
+    layer.weight = bnb.nn.Params4bit(w.clone(), requires_grad=False, quant_type=quant_type,
+                                     compress_statistics=double_quant, module=layer)
+    return w, layer.to("cpu").eval()  # .to() quantizes
+
+
+def _repack_for_cpu(layer):
+    """What Linear4bit.forward does at its first no-grad pass on a CPU with AVX-512-BF16."""
+    layer.weight.data, layer.weight.quant_state = bnb_functional._convert_weight_packed_for_cpu(
+        layer.weight.data, layer.weight.quant_state)
+
+
+@pytest.mark.parametrize("seed, quant_type", [(0, "nf4"), (1, "nf4"), (2, "fp4")])
+def test_stored_4bit_reads_both_cpu_layouts(seed, quant_type):
+    w, layer = _linear4bit(seed, quant_type=quant_type)
+    packed, state = bnb_functional.quantize_4bit(w, blocksize=64, quant_type=quant_type)
+    loaded = memory.stored_layout(layer)
+    assert (loaded.kind, loaded.weight_dtype, loaded.weight_shape) == ("Params4bit", "uint8", (96 * 128 // 2, 1))
+    assert (loaded.scale_dtype, loaded.scale_shape, loaded.scale_bytes) == ("float32", (96 * 128 // 64,), 192 * 4)
+    assert not loaded.packed_for_cpu and not loaded.double_quant
+    codes, absmax = memory.stored_4bit(layer.weight)
+    assert torch.equal(codes, packed.reshape(-1)) and torch.equal(absmax, state.absmax)
+
+    _repack_for_cpu(layer)
+    repacked = memory.stored_layout(layer)
+    assert repacked.packed_for_cpu and repacked.weight_shape == (96, 64)
+    assert repacked.weight_bytes == loaded.weight_bytes
+    assert (repacked.scale_dtype, repacked.scale_shape, repacked.scale_bytes) == ("bfloat16", (2, 96), 192 * 2)
+    assert not torch.equal(layer.weight.detach().reshape(-1), packed.reshape(-1))  # the bytes really moved
+    codes, absmax = memory.stored_4bit(layer.weight)
+    assert torch.equal(codes, packed.reshape(-1))  # ... and come back in the standard order
+    assert absmax.dtype == torch.bfloat16 and torch.equal(absmax, state.absmax.to(torch.bfloat16))
+    assert memory.stored_layout(layer) == repacked  # reading it back left the layer as it was
+    change = memory.layout_change(loaded, repacked)
+    assert "bfloat16" in change and "(96, 64)" in change and HANGUL.search(change)
+    assert "Double quantization" not in change
+    if quant_type == "nf4":  # the notebook's hand-written NF4 against the repacked layer
+        ours, ours_absmax = memory.nf4_quantize(w)
+        assert torch.equal(memory.pack_4bit(ours), codes)
+        assert torch.equal(ours_absmax.to(torch.bfloat16), absmax)
+
+
+def test_repacking_undoes_double_quantization():
+    w, layer = _linear4bit(3, double_quant=True, shape=(64, 1024))  # 1,024 blocks: 4 groups of 256 scales
+    loaded = memory.stored_layout(layer)
+    assert loaded.double_quant and loaded.scale_dtype == "uint8"
+    assert loaded.scale_bytes == memory.quantization_state_bytes(layer) == 1024 + 4 * 4 + 4
+    exact = w.reshape(-1, 64).abs().amax(dim=1)
+    _, absmax = memory.stored_4bit(layer.weight)  # de-quantized 8-bit scales: close, not exact
+    assert absmax.dtype == torch.float32 and ((absmax - exact).abs() / exact).max() < 0.05
+    _repack_for_cpu(layer)
+    repacked = memory.stored_layout(layer)
+    assert not repacked.double_quant and repacked.scale_dtype == "bfloat16"
+    assert repacked.scale_bytes == memory.quantization_state_bytes(layer) == 1024 * 2  # more than double quant's
+    assert "Double quantization is undone" in memory.layout_change(loaded, repacked)
+    codes, _ = memory.stored_4bit(layer.weight)
+    assert torch.equal(codes, bnb_functional.quantize_4bit(w, blocksize=64, quant_type="nf4")[0].reshape(-1))
+
+
+def test_stored_layout_of_other_layers(chat_model, loaded):
+    plain = memory.stored_layout(chat_model.model.layers[0].mlp.gate_proj)
+    assert (plain.kind, plain.weight_dtype, plain.scale_dtype, plain.scale_bytes) == ("Parameter", "float32", None, 0)
+    assert memory.layout_change(plain, plain).startswith("첫 순전파 뒤에도")
+    int8 = memory.stored_layout(loaded["int8"].model.layers[0].mlp.gate_proj)
+    assert (int8.weight_dtype, int8.scale_dtype, int8.scale_shape) == ("int8", "float32", (1536,))
+    with pytest.raises(ValueError) as err:
+        memory.stored_4bit(chat_model.model.layers[0].mlp.gate_proj.weight)
+    assert "Params4bit" in bilingual_error(err)
+    with pytest.raises(ValueError) as err:
+        memory.stored_layout(torch.nn.ReLU())
+    bilingual_error(err)
+
+
+def test_bitsandbytes_path_reports_what_bitsandbytes_decides():
+    from bitsandbytes.backends.cpu import ops as cpu_ops
+
+    path = memory.bitsandbytes_path("cpu")
+    assert path.device_type == "cpu" and path.cpu_capability == torch.backends.cpu.get_cpu_capability()
+    assert path.avx512_bf16 == bool(bnb_functional.has_avx512bf16()) == path.repacks_4bit
+    assert path.int8_int_mm == cpu_ops._has_avx512
+    assert not path.hub_kernel or path.avx512_bf16  # the Hub kernel is only tried with AVX-512-BF16
+    # every path reads in Korean and English, whichever this machine takes
+    for avx512_bf16 in (False, True):
+        for int_mm in (False, True):
+            for hub in (False, True):
+                text = str(memory.BitsandbytesPath("cpu", "AVX2", avx512_bf16, int_mm, hub, avx512_bf16))
+                assert HANGUL.search(text) and "4-bit" in text and "4비트" in text
+                assert ("packing_format_for_cpu" in text) == avx512_bf16 and ("torch._int_mm" in text) == int_mm
+    assert "CUDA" in str(memory.BitsandbytesPath("cuda", None, False, False, False, True))
+    assert not memory.BitsandbytesPath("cuda", None, True, False, False, True).repacks_4bit
+
+
+def test_the_hub_kernel_notice_is_dropped_at_its_logger():
+    memory.quiet_known_notices()
+    logger = logging.getLogger("bitsandbytes.backends.cpu.ops")
+
+    def record(message):
+        return logger.makeRecord(logger.name, logging.WARNING, __file__, 1, message, (), None)
+
+    assert not logger.filter(record("Failed to load CPU gemm_4bit_forward from kernels-community: No module "
+                                    "named 'kernels'. Please make sure you already `pip install kernels`"))
+    assert logger.filter(record("any other warning"))  # only that one line is dropped
+    memory.quiet_known_notices()  # idempotent: still one filter
+    assert sum(type(f).__name__ == "_DropHubKernelNotice" for f in logger.filters) == 1
+
+
+def test_nf4_code_book_follows_the_input_device():
+    x = torch.empty(4, 64, device="meta")
+    codes, absmax = memory.nf4_quantize(x)
+    assert codes.device.type == absmax.device.type == "meta"
+    assert memory.nf4_dequantize(codes, absmax, x.shape).device.type == "meta"
+    codes, absmax = memory.nf4_quantize(random_weight(0))
+    assert codes.device.type == "cpu" and memory.nf4_dequantize(codes, absmax, (384, 256)).device.type == "cpu"
 
 
 def test_absmax_per_tensor_and_zeropoint_round_trips():
@@ -365,6 +520,25 @@ def test_predicted_speed_and_bytes_read(chat_model, meta_llama):
     untied = meta_llama
     embedding = untied.get_input_embeddings().weight
     assert memory.decode_bytes_per_token(untied) == untied.get_memory_footprint() - embedding.numel() * 4
+
+
+def test_compare_speeds_says_what_was_measured():
+    text = memory.compare_speeds({"float32": 10.0, "bfloat16": 10.5, "int8": 4.0, "nf4": 15.0})
+    assert "bfloat16은 float32와 거의 같았습니다" in text and "int8은 float32보다 느렸습니다" in text
+    assert "nf4는 float32보다 빨랐습니다" in text and "속도 1.50배" in text
+    assert "int8 was slower than float32 (4.0 against 10.0 tokens/s, 0.40x the speed)" in text
+    assert "nf4 was faster than float32" in text and "bfloat16 was about as fast as float32" in text
+    assert text.index("디코딩") < text.index("Decoding")  # Korean first, English after
+    seconds = memory.compare_speeds({"float32": 2.1, "bfloat16": 0.9}, unit="s", task=("채점", "scoring"))
+    assert "bfloat16은 float32보다 빨랐습니다(0.9초 대 2.1초, 속도 2.33배)" in seconds  # less time is faster
+    assert "Scoring, as measured" in seconds
+    for bad in ({"int8": 4.0}, {"float32": 0, "int8": 4.0}, {"float32": float("nan")}):
+        with pytest.raises(ValueError) as err:
+            memory.compare_speeds(bad)
+        bilingual_error(err)
+    with pytest.raises(ValueError) as err:
+        memory.compare_speeds({"float32": 1.0}, unit="ms")
+    bilingual_error(err)
 
 
 def test_measure_bandwidth_is_plausible():
