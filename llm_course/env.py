@@ -19,9 +19,16 @@ REPORTED_PACKAGES = ("torch", "transformers", "tokenizers", "accelerate", "gguf"
                      "sentence-transformers", "datasets", "peft", "ipywidgets", "llm-course")
 
 
+# How the course tells Colab apart, as Python source: every notebook's first cell tests exactly
+# this (llm_course.authoring writes it there, since that cell runs before the course is
+# installed and cannot import it), and in_colab() below is the same expression.
+# Colab's kernel imports google.colab at start-up, and its runtimes set COLAB_RELEASE_TAG.
+COLAB_CONDITION = '"google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ'
+
+
 def in_colab() -> bool:
-    """True inside Google Colab."""
-    return "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG") is not None
+    """True inside Google Colab (notebook 00); the test the notebooks' first cell makes too (``COLAB_CONDITION``)."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
 def has_cuda() -> bool:
@@ -52,8 +59,11 @@ def get_device(prefer: str | None = None) -> str:
     machine). Without it, the environment variable ``LLM_COURSE_DEVICE``
     forces one for the whole course: the test suite sets it to ``cpu`` so
     that outputs compared by nbval stay the same on a machine with a GPU.
-    Asking for a device that is not there raises a clear error.
+    Asking for a device that is not there raises a clear error, and so does
+    a GPU index the machine does not have (``"cuda:7"`` on a one-GPU machine).
     """
+    import torch
+
     from .i18n import bilingual, josa
 
     available = available_devices()
@@ -63,10 +73,29 @@ def get_device(prefer: str | None = None) -> str:
         source = f"{DEVICE_ENV_VAR}="
     if prefer is None:
         return available[0]
-    if prefer.split(":")[0] not in available:
+    shown = josa(f"{prefer!r}({source}{prefer})", "을/를")
+    try:
+        device = torch.device(prefer)
+    except (RuntimeError, TypeError, ValueError):
         raise ValueError(bilingual(
-            f"장치 {josa(f'{prefer!r}({source}{prefer})', '을/를')} 여기서 쓸 수 없습니다. 쓸 수 있는 장치: {', '.join(available)}.",
+            f"장치 이름 {shown} 알아볼 수 없습니다. 'cpu', 'cuda', 'cuda:0', 'mps'처럼 쓰세요. 여기서 쓸 수 있는 장치: "
+            f"{', '.join(available)}.",
+            f"Device {prefer!r} ({source}{prefer}) is not a device name; write it like 'cpu', 'cuda', 'cuda:0' "
+            f"or 'mps'. Available here: {', '.join(available)}.")) from None
+    if device.type not in available:
+        raise ValueError(bilingual(
+            f"장치 {shown} 여기서 쓸 수 없습니다. 쓸 수 있는 장치: {', '.join(available)}.",
             f"Device {prefer!r} ({source}{prefer}) is not available here; available: {', '.join(available)}."))
+    if device.index is not None:
+        count = torch.cuda.device_count() if device.type == "cuda" else 1  # one CPU device, one MPS device
+        if device.index >= count:
+            indexes = ", ".join(f"{device.type}:{i}" for i in range(count))
+            raise ValueError(bilingual(
+                f"장치 {shown} 여기서 쓸 수 없습니다. 이 컴퓨터의 {device.type} 장치는 {count}개({indexes})이고 번호는 0부터 "
+                f"셉니다. {device.type!r}라고만 쓰면 첫 장치를 씁니다.",
+                f"Device {prefer!r} ({source}{prefer}) is not available here: this machine has {count} "
+                f"{device.type} device{'s' if count != 1 else ''} ({indexes}), numbered from 0. "
+                f"Plain {device.type!r} uses the first one."))
     return prefer
 
 
@@ -104,6 +133,7 @@ def environment_report(check_hub: bool = False) -> dict[str, str]:
     import torch
 
     from . import models
+    from .device import device_type
 
     device = get_device()
     info: dict[str, str] = {
@@ -114,9 +144,16 @@ def environment_report(check_hub: bool = False) -> dict[str, str]:
     info.update({pkg: package_version(pkg) for pkg in REPORTED_PACKAGES})
     forced = os.environ.get(DEVICE_ENV_VAR, "").strip()
     info["device"] = f"{device} (set by {DEVICE_ENV_VAR})" if forced else device
-    if device == "cuda":
-        props = torch.cuda.get_device_properties(0)
+    kind = device_type(device)
+    if kind == "cuda":
+        index = torch.device(device).index
+        props = torch.cuda.get_device_properties(index if index is not None else torch.cuda.current_device())
         info["gpu"] = f"{props.name}, {props.total_memory / 1e9:.1f} GB"
+    elif kind == "mps":
+        # Apple's GPU shares the machine's memory; Metal says how much of it the GPU should use.
+        usable = getattr(torch.mps, "recommended_max_memory", None)  # torch 2.5+
+        info["gpu"] = "Apple GPU (Metal, MPS), memory shared with the CPU" + (
+            f", {usable() / 1e9:.1f} GB recommended at most" if usable else "")
     info["cpu threads"] = str(torch.get_num_threads())
     mem = _memory_gb()
     if mem:
@@ -140,8 +177,36 @@ def format_report(info: dict[str, str]) -> str:
     return "\n".join(f"{k:<{width}}  {v}" for k, v in info.items())
 
 
-def print_report(check_hub: bool = False) -> dict[str, str]:
-    """Print the environment report and return it."""
+def prepare_chat_model() -> None:
+    """Convert the packaged chat model into the cache now if it is not there yet (notebook 00).
+
+    The first conversion on a machine (a fresh Colab runtime) takes 20 s to 2 minutes and
+    prints what it is doing, with the cache's path. :func:`print_report` calls this, so those
+    lines appear in each notebook's setup cell, whose output varies anyway, and never in a later
+    cell whose output nbval compares. A problem (a cache folder that cannot be written) is
+    printed with what to do, and the report below it shows the cache's state.
+    """
+    from . import models
+
+    spec = models.REGISTRY[models.DEFAULT_CHAT_MODEL]
+    try:
+        models.package_dir(spec)
+    except models.ModelPackageMissingError:
+        return  # the report says "package missing" with the command that installs it
+    try:
+        models.ensure_cached(spec.name)
+    except models.ModelError as err:
+        print(err)
+
+
+def print_report(check_hub: bool = False, prepare: bool = True) -> dict[str, str]:
+    """Print the environment report and return it (every notebook's setup cell, from notebook 00).
+
+    ``prepare=True`` first converts the packaged chat model if its cache is missing
+    (:func:`prepare_chat_model`), so the conversion happens here rather than in a checked cell.
+    """
+    if prepare:
+        prepare_chat_model()
     info = environment_report(check_hub=check_hub)
     print(format_report(info))
     return info

@@ -53,3 +53,52 @@ def test_doctor_command_runs_and_reports():
     assert done.returncode == 0, done.stdout + done.stderr
     assert "[ok] smollm2-135m-instruct" in done.stdout
     assert "hugging face hub" in done.stdout
+
+
+def one_gpu_machine(monkeypatch):
+    """A machine with one CUDA GPU, as far as get_device can tell (no GPU needed)."""
+    monkeypatch.setattr(env, "available_devices", lambda: ["cuda", "cpu"])
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+
+
+def test_a_gpu_index_the_machine_lacks_is_refused_in_both_languages(monkeypatch):
+    one_gpu_machine(monkeypatch)
+    assert env.get_device("cuda") == "cuda"
+    assert env.get_device("cuda:0") == "cuda:0"
+    with pytest.raises(ValueError, match=r"1 cuda device \(cuda:0\), numbered from 0") as err:
+        env.get_device("cuda:7")
+    assert "'cuda:7'(prefer=cuda:7)을 여기서 쓸 수 없습니다" in str(err.value)
+    monkeypatch.setenv(env.DEVICE_ENV_VAR, "cuda:1")
+    with pytest.raises(ValueError, match="LLM_COURSE_DEVICE=cuda:1"):
+        env.get_device()
+    with pytest.raises(ValueError, match="1 cpu device"):
+        env.get_device("cpu:3")
+
+
+def test_a_device_name_torch_cannot_read_gets_the_course_error(monkeypatch):
+    one_gpu_machine(monkeypatch)
+    for name in ("cuda:x", "gpu"):
+        with pytest.raises(ValueError, match="not a device name") as err:
+            env.get_device(name)
+        assert "알아볼 수 없습니다" in str(err.value)
+
+
+def test_report_names_the_gpu_of_an_indexed_cuda_device(monkeypatch):
+    asked = []
+
+    class Props:
+        name, total_memory = "Fake GPU", 24e9
+
+    monkeypatch.setattr(env, "get_device", lambda prefer=None: "cuda:1")
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda index: asked.append(index) or Props())
+    info = env.environment_report()
+    assert asked == [1]
+    assert info["gpu"] == "Fake GPU, 24.0 GB"
+
+
+def test_report_on_apple_mps_says_the_memory_is_shared(monkeypatch):
+    monkeypatch.setattr(env, "get_device", lambda prefer=None: "mps")
+    monkeypatch.setattr(torch.mps, "recommended_max_memory", lambda: 12e9, raising=False)
+    info = env.environment_report()
+    assert info["device"].startswith("mps")
+    assert info["gpu"] == "Apple GPU (Metal, MPS), memory shared with the CPU, 12.0 GB recommended at most"

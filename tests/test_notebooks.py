@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_course import REPOSITORY_URL, authoring
+from llm_course import authoring
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "notebooks" / "src").glob("*.nbsrc"))
@@ -79,10 +79,17 @@ def test_outputs_come_from_one_clean_run(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_first_cell_installs_the_course_on_colab(path):
+def test_first_cell_installs_this_release_of_the_course_on_colab(path):
+    src = ROOT / "notebooks" / "src" / f"{path.stem}.nbsrc"
+    cells = authoring.parse_source(src.read_text(encoding="utf-8"), src.name)
+    placeholder = next(c for c in cells if c["type"] == "code")["source"]
+    assert authoring.INSTALL_PLACEHOLDER.fullmatch(placeholder), "the first code block is {{COLAB_INSTALL ...}}"
     first = code_cells(load(path))[0]
-    assert first == authoring.colab_install_cell()
-    assert REPOSITORY_URL in first
+    assert first == authoring.expand_install(placeholder)
+    release = authoring.default_release()
+    assert f"git+{release.url}@{release.ref}\"" in first, "the install cell pins the course to its release tag"
+    # The only cell that installs anything: a later %pip is not seen by transformers until a restart.
+    assert not [c for c in code_cells(load(path))[1:] if "%pip" in c or "!pip" in c]
 
 
 def markdown_links(text):
@@ -110,8 +117,7 @@ def test_readme_lists_every_notebook_with_a_colab_badge():
     for path in NOTEBOOKS:
         rel = path.relative_to(ROOT).as_posix()
         assert f"({rel})" in readme, f"README does not link {rel}"
-        badge = f"https://colab.research.google.com/github/{REPOSITORY_URL.split('github.com/')[1]}/blob/main/{rel}"
-        assert badge in readme, f"README has no Colab badge for {rel}"
+        assert f"({authoring.colab_url(path)})" in readme, f"README has no Colab badge for {rel} at this release"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.stem}")
@@ -139,12 +145,13 @@ def test_prose_speaks_to_the_learner(path):
 
 
 def test_solutions_are_linked_in_the_clone_and_on_github():
+    release = authoring.default_release()
     for src in SOURCES:
         for lang in authoring.LANGS:
             text = "\n".join("".join(c["source"]) for c in load(authoring.notebook_path(src, lang))["cells"]
                              if c["cell_type"] == "markdown")
             assert f"(../../solutions/{src.stem}.py)" in text, (src.stem, lang)
-            assert f"({REPOSITORY_URL}/blob/main/solutions/{src.stem}.py)" in text, (src.stem, lang)
+            assert f"({release.url}/blob/{release.ref}/solutions/{src.stem}.py)" in text, (src.stem, lang)
 
 
 def test_source_parser_reports_mistakes():
