@@ -76,6 +76,38 @@ setup_browser() {
     "$PY" -m pip install -q -r requirements-browser.txt
 }
 
+hub_tests_wanted() {
+    [ "${LLM_COURSE_HUB_TESTS:-}" = 1 ] || [ -n "${CI:-}" ]
+}
+
+HUB_VENV=classroom/.venv-hub
+
+setup_hub() {
+    # The classroom hub's own environment (requirements-hub.txt) and its proxy (Node 20+), installed
+    # here so that ./course.sh hub itself downloads nothing; classroom/hub.py copies both into its prefix.
+    if [ ! -x "$HUB_VENV/bin/python" ]; then
+        "$PY" -m venv "$HUB_VENV"
+    fi
+    local stamp="$HUB_VENV/.course-setup-$(cksum < requirements-hub.txt | cut -d' ' -f1)"
+    if [ ! -e "$stamp" ]; then
+        echo "== installing the classroom hub (JupyterHub, requirements-hub.txt)"
+        "$HUB_VENV/bin/python" -m pip install -q --upgrade "pip>=24"
+        "$HUB_VENV/bin/python" -m pip install -q -r requirements-hub.txt
+        rm -f "$HUB_VENV"/.course-setup-*
+        touch "$stamp"
+    fi
+    if [ ! -e classroom/node/node_modules/configurable-http-proxy/package.json ]; then
+        if ! command -v npm >/dev/null 2>&1; then
+            say "course.sh: Node.js(npm)가 없습니다. 수업용 허브의 프록시에 필요합니다: sudo apt-get install nodejs npm (Node 20 이상)" \
+                "course.sh: Node.js (npm) is missing; the classroom hub's proxy needs it: sudo apt-get install nodejs npm (Node 20 or newer)"
+            exit 1
+        fi
+        echo "== installing configurable-http-proxy 5.3.0 (npm) into classroom/node"
+        mkdir -p classroom/node
+        (cd classroom/node && npm install --no-audit --no-fund --loglevel=error configurable-http-proxy@5.3.0 >/dev/null)
+    fi
+}
+
 OLDEST=.venv-oldest
 
 setup_oldest() {
@@ -111,6 +143,22 @@ case "${1:-}" in
         if [ "$(id -u)" = 0 ]; then extra+=(--allow-root); fi
         exec "$VENV/bin/jupyter" lab "${extra[@]}" notebooks
         ;;
+    hub)
+        # A JupyterHub for a class on this server (classroom/hub.py; README: for instructors).
+        if [ "$(id -u)" != 0 ]; then
+            say "course.sh hub: root로 실행하세요(학습자 계정을 만들고 그 계정으로 서버를 띄웁니다): sudo ./course.sh hub ${*:2}" \
+                "course.sh hub: run it as root (it makes the learners' accounts and starts their servers as them): sudo ./course.sh hub ${*:2}"
+            exit 1
+        fi
+        if [ "${2:-}" = --stop ] || [ ! -x "$PY" ]; then
+            [ -x "$PY" ] || setup hub
+            exec "$PY" classroom/hub.py "${@:2}"
+        fi
+        "$PY" classroom/hub.py --check "${@:2}"  # bad input stops here, before anything is installed
+        setup hub
+        setup_hub
+        exec "$PY" classroom/hub.py "${@:2}"
+        ;;
     test)
         setup test
         # Two workers; --dist loadscope keeps each notebook on one worker. One
@@ -126,31 +174,43 @@ case "${1:-}" in
             setup_browser
             export LLM_COURSE_BROWSER_TESTS=1
         fi
+        if hub_tests_wanted; then  # the classroom hub test logs one learner in with Chromium too
+            browser_tests_wanted || setup_browser
+            setup_hub
+            export LLM_COURSE_HUB_TESTS=1
+        fi
         if [ $# -gt 1 ]; then  # pytest arguments given: run just those, in the main environment
             exec "$PY" -m pytest -n 2 --dist loadscope "${@:2}"
         fi
         status=0
+        CLASS_TEST=tests/test_classroom.py::test_a_class_of_three
         if browser_tests_wanted; then
             # Alone afterwards: its JupyterLab kernels would compete with nbval's for the cores.
-            "$PY" -m pytest -n 2 --dist loadscope --ignore=tests/test_browser.py || status=$?
+            "$PY" -m pytest -n 2 --dist loadscope --ignore=tests/test_browser.py --deselect "$CLASS_TEST" || status=$?
             echo "== the widget notebooks in a real browser (JupyterLab in Chromium)"
             "$PY" -m pytest -p no:xdist -rP tests/test_browser.py || status=$?
         else
-            "$PY" -m pytest -n 2 --dist loadscope || status=$?
+            "$PY" -m pytest -n 2 --dist loadscope --deselect "$CLASS_TEST" || status=$?
         fi
-        echo "== the same unit tests and notebooks 00-02 under the oldest supported transformers (Colab's)"
+        if hub_tests_wanted; then
+            # Alone too: three learners' kernels on the hub take both cores (about 3 minutes).
+            echo "== a class of three on the classroom hub (JupyterHub; one learner in Chromium)"
+            "$PY" -m pytest -p no:xdist -rP "$CLASS_TEST" || status=$?
+        fi
+        echo "== the same unit tests and every lesson under the oldest supported releases (Colab's transformers)"
         setup_oldest
-        # Left out here: what does not depend on the releases this job swaps (the notebooks'
-        # structure, the browser, the NameError hint in IPython), and the English twins of
-        # 00-02, whose code is the Korean notebooks' code.
+        # Every Korean notebook, 00 to the last: a learner on Colab runs each of them on these
+        # releases. Left out here: what does not depend on the releases this job swaps (the
+        # notebooks' structure, the browser, the NameError hint in IPython), and the English
+        # notebooks, whose code is the Korean notebooks' code (tests/test_notebooks.py).
         LLM_COURSE_CACHE="$PWD/$OLDEST/model-cache" "$OLDEST/bin/python" -m pytest -n 2 --dist loadscope \
-            tests --ignore=tests/test_notebooks.py --ignore=tests/test_browser.py --ignore=tests/test_hints.py \
-            notebooks/ko/00_setup.ipynb notebooks/ko/01_tokenization.ipynb notebooks/ko/02_embeddings.ipynb \
+            tests --ignore=tests/test_notebooks.py --ignore=tests/test_browser.py --ignore=tests/test_hints.py --ignore=tests/test_classroom.py \
+            notebooks/ko \
             || status=$?
         exit $status
         ;;
     *)
-        echo "usage: ./course.sh lab | ./course.sh test [pytest arguments]" >&2
+        echo "usage: ./course.sh lab | ./course.sh test [pytest arguments] | sudo ./course.sh hub LEARNERS.txt [--ip ADDR] [--port N] | sudo ./course.sh hub --stop" >&2
         exit 2
         ;;
 esac

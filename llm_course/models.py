@@ -283,9 +283,13 @@ def ensure_cached(name: str = DEFAULT_CHAT_MODEL, *, verbose: bool = True) -> Pa
             raise NotADirectoryError(20, "it is a file, not a folder", str(root))
         root.mkdir(parents=True, exist_ok=True)
         lock_path = root / f".{folder.name}.lock"
-        lock_path.touch(exist_ok=True)
+        # filelock creates the lock file itself, and only its creator applies mode=0o666: a file made
+        # here first (touch) would keep the umask's 0644, and a second user of a shared folder could
+        # never take the lock. A lock file someone else made must be writable by us, though.
         if not os.access(root, os.W_OK | os.X_OK):
             raise PermissionError(13, "Permission denied", str(root))
+        if lock_path.exists() and not os.access(lock_path, os.R_OK | os.W_OK):
+            raise PermissionError(13, "Permission denied", str(lock_path))
     except OSError as err:
         raise _not_writable(folder, err) from None
 
@@ -305,6 +309,7 @@ def ensure_cached(name: str = DEFAULT_CHAT_MODEL, *, verbose: bool = True) -> Pa
                                 f"The model cache {folder} is incomplete or damaged; rebuilding it."))
             _remove_tree(folder)
         _convert_gguf(spec, folder, verbose=verbose)
+        _remove_old_formats(folder, verbose=verbose)
     return folder
 
 
@@ -331,16 +336,51 @@ def _remove_leftovers(folder: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
+def _umask() -> int:
+    """This process's umask, read without changing it where Linux tells it (/proc), else set and put back."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _make_readable(folder: Path) -> None:
-    """Let everyone who can reach the cache read it (a classroom's shared copy).
+    """Give the cache the modes the user's umask gives any new file (0644/0755 under the usual umask 022).
 
     safetensors writes model.safetensors with mode 0600 (through a temporary
     file), so without this other users see a cache that is "ready" and then
-    fail with PermissionError.
+    fail with PermissionError (a classroom's shared copy). A private umask
+    (077) keeps a private cache private.
     """
-    folder.chmod(0o755)
+    mask = _umask()
+    folder.chmod(0o777 & ~mask)
     for path in folder.rglob("*"):
-        path.chmod(0o755 if path.is_dir() else 0o644)
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
+
+
+def _remove_old_formats(folder: Path, *, verbose: bool) -> None:
+    """Delete this model's cache folders of older conversion formats (``-v1`` .. ``-v{CACHE_FORMAT - 1}``, 0.5 GB each).
+
+    Called under the cache lock right after a conversion. Folders this user may
+    not delete (a shared, read-only cache) are left as they are.
+    """
+    stem, _, current = folder.name.rpartition("-v")
+    for old in folder.parent.glob(f"{stem}-v*"):
+        version = old.name.rpartition("-v")[2]
+        if not (version.isdigit() and int(version) < int(current) and old.is_dir()):
+            continue
+        try:
+            _remove_tree(old)
+        except OSError:
+            continue
+        if verbose:
+            print(bilingual(f"이전 형식의 캐시 {josa(old.name, '을/를')} 지웠습니다.",
+                            f"Removed the cache of an older format, {old.name}."))
 
 
 def _remove_tree(folder: Path) -> None:
@@ -452,17 +492,33 @@ def _version(package: str) -> str:
 
 
 def hub_endpoint() -> str:
-    """The Hub's address: ``$HF_ENDPOINT`` (a mirror, as many Korean classrooms use), else the Hub client's default."""
+    """The Hub's address: ``$HF_ENDPOINT`` (a mirror, as many Korean classrooms use), else the Hub client's default.
+
+    The Hub client reads ``HF_ENDPOINT`` once, when it is imported; a mirror set
+    later (in a notebook cell, after transformers was imported) is passed on to
+    it here, so downloads go where the probe asked.
+    """
     from huggingface_hub import constants
 
-    return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+    # What the client chose at import, kept so that unsetting HF_ENDPOINT later goes back to it.
+    at_import = _ENDPOINT_AT_IMPORT.setdefault("endpoint", constants.ENDPOINT)
+    wanted = os.environ.get("HF_ENDPOINT", "").strip().rstrip("/") or at_import
+    if wanted != constants.ENDPOINT:
+        constants.ENDPOINT = wanted
+        constants.HUGGINGFACE_CO_URL_TEMPLATE = wanted + "/{repo_id}/resolve/{revision}/{filename}"
+    return constants.ENDPOINT
+
+
+_ENDPOINT_AT_IMPORT: dict[str, str] = {}
 
 
 def hub_reachable(timeout: float = HUB_TIMEOUT_S) -> bool:
     """True if the Hub (or the mirror ``HF_ENDPOINT`` names) answers within ``timeout`` seconds.
 
     Asks with the Hub client's own HTTP session, so proxies and mirrors that
-    work for ``from_pretrained`` work here too; any HTTP answer counts. Honours
+    work for ``from_pretrained`` work here too. An answer counts unless it is a
+    redirect or a web page: that is what a captive portal (a hotel's or a
+    school's Wi-Fi login) answers, and the Hub's API never does. Honours
     ``HF_HUB_OFFLINE=1``. The request runs in a thread because a name lookup
     on a cut network can hang longer than any timeout the request is given.
     """
@@ -475,8 +531,12 @@ def hub_reachable(timeout: float = HUB_TIMEOUT_S) -> bool:
         try:
             from huggingface_hub.utils import get_session
 
-            get_session().head(url, timeout=timeout)
-            result.append(True)
+            try:  # httpx (huggingface_hub 1.0 and later)
+                answer = get_session().head(url, timeout=timeout, follow_redirects=False)
+            except TypeError:  # requests (earlier releases)
+                answer = get_session().head(url, timeout=timeout, allow_redirects=False)
+            portal = 300 <= answer.status_code < 400 or "html" in answer.headers.get("content-type", "").lower()
+            result.append(not portal)
         except Exception:  # noqa: BLE001 - any failure to get an answer means "not reachable"
             result.append(False)
 

@@ -489,3 +489,159 @@ def test_old_release_noise_is_dropped_only_on_old_releases(chat_tokenizer):
     record.msg = "something a learner should see"
     assert models._DropOldReleaseNoise().filter(record) is True
     assert chat_tokenizer.clean_up_tokenization_spaces is False  # the conversion turned the WordPiece option off
+
+
+# ---------------------------------------------------------------- a shared cache, a umask, old formats, a mirror
+
+
+def _fake_conversion(spec, gguf, tmp, digest):
+    """Stands in for the 20-50 s conversion: a small folder with the marker a real one has."""
+    tmp.mkdir()
+    (tmp / "model.safetensors").write_bytes(b"weights")
+    os.chmod(tmp / "model.safetensors", 0o600)  # as safetensors writes it
+    files = {p.name: p.stat().st_size for p in tmp.iterdir()}
+    (tmp / models._MARKER).write_text(json.dumps({"files": files, "format": models.CACHE_FORMAT}))
+
+
+@pytest.fixture()
+def fake_conversion(monkeypatch):
+    monkeypatch.setattr(models, "_convert_into", _fake_conversion)
+
+
+@needs_root
+def test_a_second_user_can_build_a_cache_in_a_shared_folder_after_the_first(fake_conversion, nobody_home):
+    # A classroom's shared folder (/tmp-like, 1777): the instructor (root here) built the cache there,
+    # then it got damaged; a learner (nobody) must be able to take the same lock and rebuild it.
+    shared = Path(tempfile.mkdtemp(prefix="llm-course-sticky-"))
+    shared.chmod(0o1777)
+    try:
+        os.environ[models.CACHE_ENV_VAR] = str(shared)
+        folder = models.ensure_cached(verbose=False)
+        lock = shared / f".{folder.name}.lock"
+        assert lock.stat().st_mode & 0o777 == 0o666, oct(lock.stat().st_mode)
+        shutil.rmtree(folder)  # damaged: gone
+        rc, printed = run_as_nobody("from llm_course import models\n"
+                                    "print('built', models.ensure_cached(verbose=False))", shared, nobody_home)
+        assert rc == 0, printed
+        assert models.cache_state() == "ready"
+        assert folder.stat().st_uid == NOBODY
+    finally:
+        os.environ.pop(models.CACHE_ENV_VAR, None)
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_a_private_umask_keeps_the_cache_private(fake_conversion, monkeypatch, tmp_path):
+    monkeypatch.setenv(models.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    old = os.umask(0o077)
+    try:
+        folder = models.ensure_cached(verbose=False)
+    finally:
+        os.umask(old)
+    assert folder.stat().st_mode & 0o777 == 0o700
+    for path in folder.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o600, f"{path.name}: {oct(path.stat().st_mode)}"
+
+
+def test_the_usual_umask_makes_the_cache_readable_by_everyone(fake_conversion, monkeypatch, tmp_path):
+    monkeypatch.setenv(models.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    old = os.umask(0o022)
+    try:
+        folder = models.ensure_cached(verbose=False)
+    finally:
+        os.umask(old)
+    assert folder.stat().st_mode & 0o777 == 0o755
+    assert (folder / "model.safetensors").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_conversion_removes_caches_of_older_formats_only(fake_conversion, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv(models.CACHE_ENV_VAR, str(tmp_path))
+    current = models.cache_dir()
+    stem = current.name.rpartition("-v")[0]
+    older = [tmp_path / f"{stem}-v{n}" for n in range(1, models.CACHE_FORMAT)]
+    newer = tmp_path / f"{stem}-v{models.CACHE_FORMAT + 1}"  # a newer course on the same cache: not ours to delete
+    other = tmp_path / "some-other-model-0123456789ab-v1"
+    for folder in (*older, newer, other):
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"old weights")
+    models.ensure_cached()
+    assert models.cache_state() == "ready"
+    assert [f for f in older if f.exists()] == []
+    assert newer.exists() and other.exists()
+    if older:
+        assert f"Removed the cache of an older format, {older[0].name}" in capsys.readouterr().out
+
+
+def test_a_mirror_set_after_import_is_where_downloads_go(monkeypatch):
+    # HF_ENDPOINT set in a notebook cell, after transformers (and so huggingface_hub) was imported.
+    import http.server
+
+    from huggingface_hub import constants, file_download
+
+    monkeypatch.setattr(constants, "ENDPOINT", constants.ENDPOINT)  # put back after the test
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", constants.HUGGINGFACE_CO_URL_TEMPLATE)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    asked = []
+
+    class Mirror(http.server.BaseHTTPRequestHandler):
+        def answer(self):
+            asked.append(self.path)
+            self.send_response(200 if self.path.startswith("/api/models") else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            if self.command == "GET":
+                self.wfile.write(b"[]")
+
+        do_GET = do_HEAD = answer
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Mirror)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        monkeypatch.setenv("HF_ENDPOINT", url)
+        assert models.hub_endpoint() == url
+        assert file_download.hf_hub_url("someone/a-model", "config.json").startswith(url + "/someone/a-model/")
+        with pytest.raises(Exception) as err:  # the mirror has no such model
+            models.load_tokenizer("someone/a-model-on-the-mirror")
+        assert any(path.startswith("/api/models") for path in asked), asked  # the probe asked the mirror ...
+        assert any("someone/a-model-on-the-mirror" in path for path in asked), asked  # ... and so did the download
+        monkeypatch.delenv("HF_ENDPOINT")
+        assert models.hub_endpoint() != url  # unset again: back to what the client chose at import
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("portal", ["redirect", "web page"])
+def test_a_captive_portal_is_not_the_hub(monkeypatch, portal):
+    import http.server
+
+    class Portal(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self):
+            if portal == "redirect":
+                self.send_response(302)
+                self.send_header("Location", "http://login.wifi.example/")
+            else:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Portal)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", constants.ENDPOINT)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", constants.HUGGINGFACE_CO_URL_TEMPLATE)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+    try:
+        assert models.hub_reachable(timeout=2.0) is False
+    finally:
+        server.shutdown()
+        server.server_close()
