@@ -19,10 +19,13 @@ notebook should not spell out every time, in the order the lesson uses them:
   cross-entropy) over a data set, :func:`bits_per_character` makes Korean and
   English comparable. The tests hold each of them to transformers' numbers.
 * **Training**: :func:`training_preset` gives the CPU preset (minutes on a
-  laptop) and the tutorial's GPU preset one argument away; :class:`TrainingRun`
-  wraps ``trainer.train()`` with a one-line-per-step progress display, time and
-  peak memory, and a kernel interrupt that leaves a clear "rerun this cell"
-  instead of half-trained weights.
+  laptop) and the tutorial's GPU preset one argument away (mixed precision in
+  the GPU's fast half precision, and for QLoRA the paged 8-bit optimizer);
+  :class:`TrainingRun` wraps ``trainer.train()`` with a one-line-per-step
+  progress display, time and peak memory (measured by
+  :class:`llm_course.device.PeakMemory`, which says which memory it is), and a
+  kernel interrupt that leaves a clear "rerun this cell" instead of
+  half-trained weights.
 * **LoRA and memory**: :func:`lora_parameter_count` counts what ``peft`` will add,
   :func:`predicted_training_memory` is the 16-bytes-per-parameter rule.
 """
@@ -31,11 +34,11 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .device import PeakMemory, device_type, fast_bfloat16
 from .i18n import bilingual, josa
 
 IGNORE_INDEX = -100  # label value that PyTorch's cross-entropy (and so every transformers loss) skips
@@ -344,39 +347,78 @@ CPU_PRESET = dict(max_steps=8, per_device_train_batch_size=2, per_device_eval_ba
                   eval_strategy="no")
 # The tutorial's settings: learning rate 2e-5, weight decay 0.01, evaluation
 # after every epoch, and the Trainer defaults it relies on (3 epochs, batch 8).
+# With the notebook's 267 blocks that is 34 steps an epoch, 101 in all, logged
+# every 10 steps: a cell that trains only a few steps with this preset must set
+# logging_steps itself, or it logs no training loss at all.
 GPU_PRESET = dict(num_train_epochs=3, per_device_train_batch_size=8, per_device_eval_batch_size=8,
                   learning_rate=2e-5, weight_decay=0.01, eval_strategy="epoch", logging_steps=10)
 # LoRA trains a few million new parameters from zero: it takes a learning rate
 # about ten times higher than full fine-tuning.
 LORA_LEARNING_RATE = {"cpu": 1e-3, "gpu": 2e-4}
+# QLoRA's optimizer on a CUDA GPU (the QLoRA paper's recipe): AdamW with its two
+# moments in 8 bits, in paged memory that CUDA moves to the CPU and back when a
+# long batch would run the GPU out of memory. Paging is a CUDA feature; on the
+# CPU the preset keeps PyTorch's AdamW, which works with every bitsandbytes
+# release the course supports (LoRA's optimizer state is small anyway: 39 MB
+# for SmolLM2's 4.9 million LoRA parameters in float32).
+QLORA_OPTIMIZER = "paged_adamw_8bit"
 
 
-def training_preset(name: str = "cpu", *, lora: bool = False, device: str | None = None) -> dict:
+def training_preset(name: str = "cpu", *, lora: bool = False, qlora: bool = False, device=None) -> dict:
     """Keyword arguments for ``TrainingArguments``: ``"cpu"`` (minutes) or ``"gpu"`` (the tutorial's) (notebook 09).
 
-    On a CUDA GPU the GPU preset trains in bfloat16 where the GPU supports it,
-    else float16; on the CPU everything stays float32 (``use_cpu=True``), since
-    this course's CPUs have no fast bfloat16. ``lora=True`` raises the learning rate.
+    ``device`` (default: the course's device, :func:`llm_course.env.get_device`)
+    decides the precision, not the preset's name. On a CUDA GPU (``"cuda"``,
+    ``"cuda:0"``...) training runs in mixed precision: bfloat16 where the GPU
+    computes it natively (compute capability 8.0 or newer, see
+    :func:`llm_course.device.fast_bfloat16`), else float16 (a T4 or V100 only
+    emulates bfloat16). On the CPU everything stays float32 (``use_cpu=True``).
+    ``lora=True`` raises the learning rate; ``qlora=True`` does too and, on CUDA,
+    picks the paged 8-bit AdamW (:data:`QLORA_OPTIMIZER`).
     """
     if name not in ("cpu", "gpu"):
         raise ValueError(bilingual(f"프리셋은 'cpu' 또는 'gpu'입니다. 받은 값: {name!r}",
                                    f"The preset is 'cpu' or 'gpu'; got {name!r}."))
     preset = dict(_COMMON, **(CPU_PRESET if name == "cpu" else GPU_PRESET))
-    if lora:
+    if lora or qlora:
         preset["learning_rate"] = LORA_LEARNING_RATE[name]
-    device = device or _default_device()
-    if device.startswith("cuda"):
-        import torch
-
-        preset["bf16" if torch.cuda.is_bf16_supported() else "fp16"] = True
-    elif device == "cpu":
+    device = _default_device() if device is None else device
+    kind = device_type(device)
+    if kind == "cuda":
+        preset["bf16" if fast_bfloat16(device) else "fp16"] = True
+        if qlora:
+            preset["optim"] = QLORA_OPTIMIZER
+    elif kind == "cpu":
         preset["use_cpu"] = True
     return preset
 
 
+# Notebook 09's overfitting experiment, on top of either preset: LoRA at a high
+# learning rate on one block, 6 steps, the training loss logged at every step
+# (the GPU preset alone logs every 10 steps, so none of these 6) and both
+# evaluation texts measured at the start and every 2 steps.
+OVERFIT_SETTINGS = dict(learning_rate=3e-3, max_steps=6, per_device_train_batch_size=1, per_device_eval_batch_size=2,
+                        logging_steps=1, eval_strategy="steps", eval_steps=2, eval_on_start=True)
+
+
+def qlora_compute_dtype(device=None):
+    """The dtype a 4-bit base model computes in, ``bnb_4bit_compute_dtype`` (notebook 09).
+
+    The same rule as the training precision of :func:`training_preset`: on a
+    CUDA GPU bfloat16 where it is native (compute capability 8.0+), else
+    float16; on the CPU float32.
+    """
+    import torch
+
+    device = _default_device() if device is None else device
+    if device_type(device) == "cuda":
+        return torch.bfloat16 if fast_bfloat16(device) else torch.float16
+    return torch.float32
+
+
 def preset_for(model) -> str:
-    """``"gpu"`` when the model sits on a CUDA GPU, else ``"cpu"`` (notebook 09)."""
-    return "gpu" if model.device.type == "cuda" else "cpu"
+    """``"gpu"`` when the model sits on a CUDA GPU (any index), else ``"cpu"`` (notebook 09)."""
+    return "gpu" if device_type(model.device) == "cuda" else "cpu"
 
 
 def _default_device() -> str:
@@ -432,86 +474,6 @@ def one_line_logs(trainer):
     return trainer
 
 
-class PeakMemory:
-    """Peak memory during a block: CUDA's allocator on a GPU, else the process's RSS sampled every 50 ms (notebook 09).
-
-    ``start`` is the memory in use when the block began (the model's weights are
-    already there), ``peak`` the most seen during it, both in bytes. On the CPU,
-    :func:`release_memory` runs first, so that ``start`` counts only live memory.
-    """
-
-    def __init__(self, device: str = "cpu", every: float = 0.05):
-        self.device, self.every = device, every
-        self.start = self.peak = 0
-        self._stop = threading.Event()
-        self._thread = None
-
-    def _rss(self) -> int:
-        import psutil
-
-        return psutil.Process().memory_info().rss
-
-    def _sample(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._rss())
-            self._stop.wait(self.every)
-
-    def __enter__(self):
-        if self.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            self.start = self.peak = torch.cuda.memory_allocated()
-        else:
-            release_memory()  # so that memory freed earlier, but kept by the C library, does not count
-            self.start = self.peak = self._rss()
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        if self.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.synchronize()
-            self.peak = max(self.peak, torch.cuda.max_memory_allocated())
-        else:
-            self._stop.set()
-            self._thread.join()
-            self.peak = max(self.peak, self._rss())
-        return False
-
-
-def release_memory() -> int:
-    """Give the memory of deleted models back, and return what the process holds now, in bytes (notebook 09).
-
-    After ``del`` of a model and its trainer, Python frees the tensors, but the
-    C library keeps the freed blocks for reuse, so the process's memory (RSS)
-    stays high and the next run's measurement would start from there. This
-    collects garbage, returns freed blocks to the operating system (glibc's
-    ``malloc_trim`` on Linux) and empties CUDA's cache on a GPU.
-    """
-    import ctypes
-    import gc
-    import sys
-
-    import psutil
-
-    gc.collect()
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):  # not glibc (musl, for example): nothing to trim
-            pass
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    return psutil.Process().memory_info().rss
-
-
 class TrainingIncomplete(RuntimeError):
     """A cell asked for the results of a run that has not finished; the message says what to rerun.
 
@@ -540,6 +502,7 @@ class TrainingRun:
         self.status = "ready"  # then "done", or "stopped" (interrupted, or an error) during training
         self.steps_done, self.seconds = 0, 0.0
         self.memory_start = self.memory_peak = 0  # bytes in use when training began, and the most during it
+        self.memory_device = None  # where they were measured: device.memory_label(run.memory_device, lang) names them
 
     def __repr__(self) -> str:
         return f"TrainingRun({self.name!r}, status={self.status!r}, steps={self.steps_done}/{self.max_steps})"
@@ -576,8 +539,22 @@ class TrainingRun:
         return self.seconds / self.steps_done if self.steps_done else float("nan")
 
     def losses(self) -> tuple[list[int], list[float]]:
-        """Steps and training losses, for a loss curve."""
+        """Steps and training losses, for a loss curve.
+
+        A finished run that logged no training loss (``logging_steps`` larger
+        than the number of steps) raises a message that says so, instead of
+        an empty curve and an ``IndexError`` in the cell that reads it.
+        """
         rows = [h for h in self.history if "loss" in h]
+        if not rows:
+            every = self._trainer.args.logging_steps
+            raise ValueError(bilingual(
+                f"{josa(f'`{self.name}`', '은/는')} 학습 손실을 한 번도 기록하지 않았습니다. {every}단계마다 기록하는데 "
+                f"{self.steps_done}단계만 학습했습니다. TrainingArguments에 `logging_steps`를 {self.steps_done} 이하로 "
+                f"주고(예: logging_steps=1) 학습을 다시 실행하세요.",
+                f"`{self.name}` logged no training loss: it logs every {every} steps and trained only "
+                f"{self.steps_done}. Give TrainingArguments `logging_steps` of at most {self.steps_done} "
+                f"(logging_steps=1, say) and train again."))
         return [h["step"] for h in rows], [h["loss"] for h in rows]
 
     def eval_losses(self, key: str = "eval_loss") -> tuple[list[int], list[float]]:
@@ -625,7 +602,8 @@ class TrainingRun:
         trainer = self._trainer
         output = None
         start = time.perf_counter()
-        with PeakMemory(str(trainer.model.device)) as memory:
+        self.memory_device = str(trainer.model.device)
+        with PeakMemory(self.memory_device) as memory:  # CUDA: the allocator's tensors; CPU: the process's RSS
             self.status = "stopped"  # until train() returns: an interrupt or an error leaves it so
             try:
                 output = trainer.train()

@@ -11,7 +11,7 @@ from datasets import Dataset, DatasetDict, load_dataset
 from transformers import (DataCollatorForLanguageModeling, LlamaConfig, LlamaForCausalLM, Trainer, TrainerCallback,
                           TrainingArguments)
 
-from llm_course import finetune, viz
+from llm_course import device, finetune, viz
 
 # peft 0.21 calls a transformers 5.2x method that was renamed; the warning is for peft's authors.
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
@@ -230,6 +230,40 @@ def test_gpu_preset_on_a_gpu_uses_mixed_precision():
     assert preset.get("bf16") or preset.get("fp16")
 
 
+@pytest.mark.parametrize("capability, half, name", [((7, 5), torch.float16, "fp16"), ((7, 0), torch.float16, "fp16"),
+                                                   ((8, 0), torch.bfloat16, "bf16"), ((9, 0), torch.bfloat16, "bf16")])
+@pytest.mark.parametrize("where", ["cuda", "cuda:0"])
+def test_mixed_precision_follows_native_bfloat16(monkeypatch, capability, half, name, where):
+    # A T4 (7.5) or V100 (7.0) says yes to torch.cuda.is_bf16_supported() but only emulates bfloat16: fp16 there.
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda index=None: capability)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # what the old rule trusted
+    other = {"fp16": "bf16", "bf16": "fp16"}[name]
+    for lora, qlora in [(False, False), (True, False), (False, True)]:
+        preset = finetune.training_preset("gpu", lora=lora, qlora=qlora, device=where)
+        assert preset[name] is True and other not in preset and "use_cpu" not in preset
+        assert preset.get("optim") == ("paged_adamw_8bit" if qlora else None)  # QLoRA's optimizer, on CUDA only
+    assert finetune.training_preset("cpu", device=where)[name] is True  # the device decides, not the preset's name
+    assert finetune.qlora_compute_dtype(where) == half
+
+
+def test_the_cpu_keeps_float32_and_pytorchs_adamw():
+    for name in ("cpu", "gpu"):
+        preset = finetune.training_preset(name, qlora=True, device="cpu")
+        assert preset["use_cpu"] and not {"bf16", "fp16", "optim"} & set(preset)
+        assert preset["learning_rate"] == finetune.LORA_LEARNING_RATE[name]
+    assert finetune.qlora_compute_dtype("cpu") == torch.float32
+    assert finetune.preset_for(tiny_llama()) == "cpu"
+
+
+def test_preset_for_reads_the_device_type():
+    class OnGPU:
+        device = torch.device("cuda", 0)  # "cuda:0" counts as CUDA
+
+    assert finetune.preset_for(OnGPU()) == "gpu"
+
+
 # --------------------------------------------------------------------------
 # LoRA counts and training memory
 # --------------------------------------------------------------------------
@@ -357,15 +391,76 @@ def test_an_error_during_training_also_marks_the_run_incomplete(tmp_path, chat_t
         run.model
 
 
-def test_peak_memory_sees_an_allocation():
-    with finetune.PeakMemory("cpu") as memory:
-        block = torch.ones(64 * 2**20 // 4)  # 64 MiB
-        block += 1
-        import time
+def test_memory_is_measured_by_llm_course_device(tmp_path, chat_tokenizer, capsys):
+    # One home for memory measurement: finetune keeps no copy of its own.
+    assert finetune.PeakMemory is device.PeakMemory and not hasattr(finetune, "release_memory")
+    run = tiny_run(tmp_path, chat_tokenizer, max_steps=1)
+    run.train()
+    assert run.memory_device == "cpu" and device.memory_label(run.memory_device, "en") == "process memory (RSS)"
+    assert run.memory_peak >= run.memory_start > 50e6  # RSS of a process with torch loaded
 
-        time.sleep(0.2)
-    assert memory.peak - memory.start > 40 * 2**20
-    del block
+
+# --------------------------------------------------------------------------
+# The GPU preset's Trainer logic, run on the CPU with a tiny model
+# --------------------------------------------------------------------------
+
+
+def gpu_preset_run(tmp_path, chat_tokenizer, name, overrides=None, n_blocks=80, lora=False, train=None, evals=None):
+    """The GPU preset with use_cpu=True (what training_preset gives for device="cpu") on a tiny Llama."""
+    args = TrainingArguments(output_dir=str(tmp_path / name),
+                             **{**finetune.training_preset("gpu", lora=lora, device="cpu"), **(overrides or {})})
+    model = tiny_llama()
+    if lora:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM"))
+    evals = evals if evals is not None else {"held_out": token_blocks(4, seed=1), "forgetting": token_blocks(4, seed=2)}
+    trainer = Trainer(model=model, args=args, train_dataset=train if train is not None else token_blocks(n_blocks),
+                      eval_dataset=evals, data_collator=DataCollatorForLanguageModeling(chat_tokenizer, mlm=False))
+    return finetune.TrainingRun(trainer, name=name, section="7")
+
+
+def test_the_gpu_preset_logs_and_evaluates_every_epoch(tmp_path, chat_tokenizer, capsys):
+    # 80 blocks at batch 8: 10 steps an epoch, 30 in the preset's 3 epochs; a loss every 10 steps, an evaluation per epoch.
+    run = gpu_preset_run(tmp_path, chat_tokenizer, "full_run")
+    assert run._trainer.args.use_cpu and not (run._trainer.args.bf16 or run._trainer.args.fp16)
+    run.train()
+    steps, losses = run.losses()
+    assert run.steps_done == 30 and steps == [10, 20, 30] and all(math.isfinite(x) for x in losses)
+    for key in ("eval_held_out_loss", "eval_forgetting_loss"):
+        eval_steps, eval_losses = run.eval_losses(key)
+        assert eval_steps == [10, 20, 30] and len(eval_losses) == 3
+    printed = capsys.readouterr().out
+    assert [line.split()[1] for line in printed.splitlines() if line.startswith("step")] == ["10/30", "20/30", "30/30"]
+    assert printed.count("eval_held_out_loss") == 3 and "{" not in printed
+    after = run.trainer.evaluate()  # what the notebook's tables read after training
+    assert {"eval_held_out_loss", "eval_forgetting_loss"} <= set(after)
+
+
+def test_a_short_run_with_the_gpu_preset_says_to_set_logging_steps(tmp_path, chat_tokenizer, capsys):
+    # The bug notebook 09 had: 6 steps with a preset that logs every 10 leave no training loss to read.
+    run = gpu_preset_run(tmp_path, chat_tokenizer, "overfit_run", {"max_steps": 6}, n_blocks=8)
+    run.train()
+    with pytest.raises(ValueError, match="logging_steps") as err:
+        run.losses()
+    assert korean_and_english(str(err.value)) and "every 10 steps" in str(err.value)
+
+
+def test_the_overfitting_cell_with_the_gpu_preset(tmp_path, chat_tokenizer, capsys):
+    # The notebook's section 7 as written, with the GPU preset: one block, LoRA, finetune.OVERFIT_SETTINGS.
+    tiny_train = token_blocks(1)
+    run = gpu_preset_run(tmp_path, chat_tokenizer, "overfit_run", finetune.OVERFIT_SETTINGS, lora=True,
+                         train=tiny_train, evals={"held_out": token_blocks(2, seed=1), "forgetting": token_blocks(1, seed=2)})
+    run.train()
+    curves = {"training": run.losses(), "held-out": run.eval_losses("eval_held_out_loss"),
+              "forgetting": run.eval_losses("eval_forgetting_loss")}
+    train_steps, train_losses = curves["training"]
+    assert train_steps == [1, 2, 3, 4, 5, 6]  # a loss at every step, though the GPU preset alone logs every 10
+    assert curves["held-out"][0] == curves["forgetting"][0] == [0, 2, 4, 6]  # at the start, then every 2 steps
+    assert len(train_losses) == 6 and all(math.isfinite(x) for x in train_losses)
+    assert train_losses[0] > 0  # the notebook's cell reads train_losses[0] and train_losses[-1]
+    fig = viz.loss_curves(curves, title="overfitting")
+    assert hasattr(fig, "savefig")
 
 
 # --------------------------------------------------------------------------
