@@ -150,13 +150,22 @@ case "${1:-}" in
                 "course.sh hub: run it as root (it makes the learners' accounts and starts their servers as them): sudo ./course.sh hub ${*:2}"
             exit 1
         fi
-        if [ "${2:-}" = --stop ] || [ ! -x "$PY" ]; then
-            [ -x "$PY" ] || setup hub
-            exec "$PY" classroom/hub.py "${@:2}"
-        fi
-        "$PY" classroom/hub.py --check "${@:2}"  # bad input stops here, before anything is installed
-        setup hub
-        setup_hub
+        case " ${*:2} " in
+            *" -h "*|*" --help "*)
+                exec "$PYTHON" classroom/hub.py --help
+                ;;
+            *" --stop "*|*" --reset-password "*)  # nothing to install: stop (or reset) what is there
+                [ -x "$PY" ] || setup hub
+                ;;
+            *)
+                # Bad input stops here, before anything is installed; --check needs only Python's
+                # standard library, so it runs before the course's environment exists.
+                check_python hub
+                "$PYTHON" classroom/hub.py --check "${@:2}"
+                setup hub
+                setup_hub
+                ;;
+        esac
         exec "$PY" classroom/hub.py "${@:2}"
         ;;
     test)

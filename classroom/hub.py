@@ -3,8 +3,9 @@
 What it does, in order, and only after every check passed (so bad input leaves nothing half set up):
 
 1. checks: root, a valid names file (Unix names, no duplicates, no existing account that is
-   not a learner account made here), the port free, Node 20+ and configurable-http-proxy
-   (installed by ``course.sh``), no hub of this prefix already running;
+   not a learner account made here, no existing group but such an account's own), a prefix
+   only root can change, the port free, Node 20+ and configurable-http-proxy (installed by
+   ``course.sh``), no hub of this prefix already running, a Python every learner can run;
 2. installs, under ``--prefix`` (default /opt/llm-course), what every learner may run: the
    course's environment (``course/``, a copy of .venv on a Python every user can run), the
    hub's (``hub/``, from ``requirements-hub.txt``), the proxy, the course kernel as the only
@@ -17,14 +18,22 @@ What it does, in order, and only after every check passed (so bad input leaves n
 5. starts JupyterHub (proxy on the chosen address, default 127.0.0.1:8000; the hub and
    learners' servers on loopback) with the idle culler, in the background.
 
-``--stop`` stops the hub, the proxy, every learner's server and kernel, and checks that the
-port is free. Nothing is downloaded here: ``course.sh`` installs everything beforehand.
+``--stop`` stops the hub, the proxy, every learner's server and kernel (of every account this
+prefix ever made, also of learners since dropped from the list), and checks that the port is
+free. ``--reset-password NAME`` gives one learner a new password, also while the hub runs (it
+reads the hashes at every log-in). Nothing is downloaded here: ``course.sh`` installs everything
+beforehand.
+
+``--check`` (what ``course.sh`` asks before installing anything) imports nothing outside Python's
+standard library, so any ``python3`` runs it on a fresh server; psutil is imported where needed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
+import grp
 import hashlib
 import json
 import os
@@ -34,6 +43,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -48,8 +58,9 @@ COURSE_VENV = ROOT / ".venv"
 TAG = "llm-course learner"  # the accounts' comment field: only these are ever changed or removed
 NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,30}$")
 PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud or from a slip
-PBKDF2_ROUNDS = 200_000
+PBKDF2_ROUNDS = 200_000  # classroom/auth.py checks with the same number
 DEFAULT_KERNEL_MEMORY = "6G"
+START_TIMEOUT_S = 90
 
 
 class Stop(Exception):
@@ -77,6 +88,8 @@ class Prefix:
         self.state = root / "state"            # root only (0700): settings, passwords, token, database, logs
         self.settings = self.state / "settings.json"
         self.pid = self.state / "hub.pid"
+        self.lock = root / ".start.lock"
+        self.accounts = self.state / "accounts.json"  # every account this prefix made: name -> uid
         self.log = self.state / "hub.log"
         self.config = self.hub / "etc" / "llm-course" / "jupyterhub_config.py"
         self.gitconfig = self.hub / "etc" / "llm-course" / "gitconfig"
@@ -113,20 +126,81 @@ def read_learners(path: Path) -> list[str]:
     return names
 
 
+def is_tagged(entry) -> bool:
+    """An account this script made: its full name (the comment's first field) is exactly TAG."""
+    return entry.pw_gecos.split(",", 1)[0] == TAG
+
+
 def check_accounts(names: list[str]) -> None:
-    taken = []
+    taken, groups = [], []
     for name in names:
         try:
             entry = pwd.getpwnam(name)
         except KeyError:
-            continue
-        if TAG not in entry.pw_gecos:
+            entry = None
+        if entry is not None and not is_tagged(entry):
             taken.append(name)
+            continue
+        try:
+            group = grp.getgrnam(name)
+        except KeyError:
+            continue
+        # useradd --user-group makes a group of the learner's name: an existing one (sudo, docker,
+        # staff, users) is acceptable only as the primary group of the learner account made here.
+        if entry is None or group.gr_gid != entry.pw_gid:
+            groups.append(name)
     if taken:
         raise Stop(f"이미 있는 계정이라 학습자 계정으로 쓸 수 없습니다: {', '.join(taken)}. 다른 이름을 쓰세요"
                    "(이 스크립트는 자기가 만든 계정만 바꿉니다).",
                    f"These accounts already exist and were not made by this script: {', '.join(taken)}. "
                    "Choose other names (it changes only the accounts it made).")
+    if groups:
+        raise Stop(f"같은 이름의 그룹이 이미 있어 학습자 이름으로 쓸 수 없습니다: {', '.join(groups)}. 다른 이름을 쓰세요"
+                   "(학습자마다 자기 이름의 그룹을 새로 만듭니다).",
+                   f"A group of this name already exists, so it cannot be a learner's name: {', '.join(groups)}. "
+                   "Choose other names (each learner gets a new group of their own name).")
+
+
+def check_prefix(root: Path) -> None:
+    """Refuse a prefix that anyone but root could change: root runs and trusts what is in it.
+
+    The prefix and every folder above it that exists must belong to root (or to whoever runs
+    this, for the tests) and be writable by nobody else, except a folder above it with the sticky
+    bit (/tmp); ``state`` must be a real folder (not a link) of root's.
+    """
+    owners = {0, os.getuid()}
+    path = root
+    while True:
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            info = None
+        if info is not None:
+            shared = info.st_mode & 0o022 and not (path != root and info.st_mode & stat.S_ISVTX)
+            if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode) or info.st_uid not in owners or shared:
+                raise Stop(f"{path}은(는) root만 바꿀 수 있는 폴더가 아닙니다(소유자 uid {info.st_uid}, 권한 "
+                           f"{oct(info.st_mode & 0o7777)}). 다른 사용자가 고칠 수 있는 곳에는 설치하지 않습니다. "
+                           "root 소유이고 다른 사용자가 쓸 수 없는 --prefix를 고르세요(기본: /opt/llm-course).",
+                           f"{path} is not a folder that only root can change (owner uid {info.st_uid}, mode "
+                           f"{oct(info.st_mode & 0o7777)}); the hub will not install where another user could change "
+                           "what root runs. Choose a --prefix owned by root and writable by no one else "
+                           "(default /opt/llm-course).")
+        if path.parent == path:
+            break
+        path = path.parent
+    check_state(root / "state", must_exist=False)
+
+
+def check_state(state: Path, must_exist: bool = True) -> None:
+    try:
+        info = os.lstat(state)
+    except FileNotFoundError:
+        if must_exist:
+            raise
+        return
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid not in {0, os.getuid()}:
+        raise Stop(f"{state}이(가) root 소유의 폴더가 아닙니다(링크이거나 다른 사용자의 것). 지우고 다시 실행하세요.",
+                   f"{state} is not a folder of root's (a link, or someone else's); remove it and run again.")
 
 
 def port_free(ip: str, port: int) -> bool:
@@ -156,7 +230,8 @@ def find_node(installed: bool = True) -> str:
     if major < 20:
         raise Stop(f"Node.js {version}은(는) 너무 오래되었습니다. 20 이상이 필요합니다: {install}",
                    f"Node.js {version} is too old; the proxy needs 20 or newer: {install}")
-    if installed and (not CHP.exists() or not (HUB_VENV / "bin" / "python").exists()):
+    if installed and (not CHP.exists() or not (HUB_VENV / "bin" / "python").exists()
+                      or not (COURSE_VENV / "bin" / "python").exists()):
         raise Stop("허브 환경이 설치되어 있지 않습니다. ./course.sh hub 로 실행하세요(설치를 먼저 합니다).",
                    "The hub's environment is not installed. Run it as ./course.sh hub, which installs it first.")
     return node
@@ -172,6 +247,27 @@ def running_pid(prefix: Prefix) -> int | None:
         return int(pid) if abs(proc.create_time() - float(started)) < 1 and proc.is_running() else None
     except (OSError, ValueError, ImportError, Exception):  # noqa: BLE001 - no file, no process: not running
         return None
+
+
+@contextlib.contextmanager
+def start_lock(prefix: Prefix):
+    """The prefix's lock, held while it is set up, stopped or a password reset: one of them at a time."""
+    try:
+        fd = os.open(prefix.lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as err:  # a link (ELOOP) or something else in its place: never followed as root
+        raise Stop(f"잠금 파일 {prefix.lock}을(를) 열 수 없습니다({err.strerror}). 링크이거나 일반 파일이 아니면 지우고 다시 하세요.",
+                   f"Cannot open the lock file {prefix.lock} ({err.strerror}); if it is a link or not a plain file, "
+                   "remove it and try again.") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise Stop("다른 ./course.sh hub 가 지금 이 허브를 준비하거나 멈추고 있습니다. 끝난 뒤에 다시 하세요.",
+                       "Another ./course.sh hub is setting up or stopping this hub right now; try again when it is "
+                       "done.") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def parse_size(text: str) -> int:
@@ -215,8 +311,6 @@ def runs_as_nobody(command: list[str]) -> bool:
 
 
 def _nogroup() -> str:
-    import grp
-
     for name in ("nogroup", "nobody"):
         try:
             grp.getgrnam(name)
@@ -371,12 +465,10 @@ def _instructor_cache(name: str) -> Path | None:
         return None
 
 
-def install(prefix: Prefix, node: str) -> None:
-    python = reachable_python()
-    for path in (prefix.root,):
-        path.mkdir(parents=True, exist_ok=True)
-        path.chmod(0o755)
-    prefix.state.mkdir(exist_ok=True)
+def install(prefix: Prefix, node: str, python: Path) -> None:
+    prefix.root.chmod(0o755)
+    prefix.state.mkdir(mode=0o700, exist_ok=True)
+    check_state(prefix.state)
     prefix.state.chmod(0o700)
     copy_env(COURSE_VENV, prefix.course, python, f"{python} {course_stamp()}")
     code = tree_digest(ROOT / "llm_course", ROOT / "assets")
@@ -392,6 +484,7 @@ def install(prefix: Prefix, node: str) -> None:
         (prefix.proxy / ".stamp").write_text("configurable-http-proxy@5.3.0")
     prefix.config.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(HERE / "jupyterhub_config.py", prefix.config)
+    shutil.copy(HERE / "auth.py", prefix.config.parent / "auth.py")
     prepare_material(prefix)
     for path in (prefix.course, prefix.hub, prefix.proxy, prefix.material):
         subprocess.run(["chmod", "-R", "a+rX,go-w", str(path)], check=True)
@@ -411,19 +504,46 @@ def hash_password(password: str) -> dict:
 
 
 def write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    path.chmod(0o600)
+    """``text`` into ``path`` (0600) at once: a reader (the hub, at a log-in) sees the old file or the new one."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp.unlink(missing_ok=True)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def read_passwords(prefix: Prefix) -> tuple[dict, dict]:
+    """(name -> hash entry, name -> password as printed) from the state folder."""
+    hashes_path, plain_path = prefix.state / "passwords.json", prefix.state / "passwords.txt"
+    hashes = json.loads(hashes_path.read_text()) if hashes_path.exists() else {}
+    plain = dict(line.split("\t", 1) for line in plain_path.read_text().splitlines() if "\t" in line) \
+        if plain_path.exists() else {}
+    return hashes, plain
+
+
+def write_passwords(prefix: Prefix, names: list[str], hashes: dict, plain: dict) -> None:
+    write_private(prefix.state / "passwords.json", json.dumps({n: hashes[n] for n in names if n in hashes}, indent=1))
+    write_private(prefix.state / "passwords.txt", "".join(f"{n}\t{plain[n]}\n" for n in names if n in plain))
+
+
+def read_accounts(prefix: Prefix) -> dict[str, int]:
+    try:
+        return {str(k): int(v) for k, v in json.loads(prefix.accounts.read_text()).items()}
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 def make_learners(prefix: Prefix, names: list[str], new_passwords: bool) -> dict[str, str]:
     """Accounts, homes 0700, a notebooks copy each; returns the passwords made now (name -> password)."""
-    hashes_path = prefix.state / "passwords.json"
-    plain_path = prefix.state / "passwords.txt"
-    hashes = json.loads(hashes_path.read_text()) if hashes_path.exists() else {}
-    plain = dict(line.split("\t", 1) for line in plain_path.read_text().splitlines() if "\t" in line) \
-        if plain_path.exists() else {}
+    hashes, plain = read_passwords(prefix)
+    accounts = read_accounts(prefix)
     made = {}
     for name in names:
         try:
@@ -432,6 +552,9 @@ def make_learners(prefix: Prefix, names: list[str], new_passwords: bool) -> dict
             subprocess.run(["useradd", "--create-home", "--user-group", "--shell", "/bin/bash",
                             "--comment", TAG, "-K", "HOME_MODE=0700", name], check=True)
         entry = pwd.getpwnam(name)
+        if accounts.get(name) != entry.pw_uid:  # recorded at once: --stop finds it even if a later step fails
+            accounts[name] = entry.pw_uid
+            write_private(prefix.accounts, json.dumps(accounts, indent=1))
         home = Path(entry.pw_dir)
         home.chmod(0o700)  # older useradd ignores HOME_MODE
         if not (home / "llm-course").exists():
@@ -442,26 +565,52 @@ def make_learners(prefix: Prefix, names: list[str], new_passwords: bool) -> dict
             made[name] = make_password()
             hashes[name] = hash_password(made[name])
             plain[name] = made[name]
-    hashes = {n: h for n, h in hashes.items() if n in names}
-    write_private(hashes_path, json.dumps(hashes, indent=1))
-    write_private(plain_path, "".join(f"{n}\t{plain[n]}\n" for n in names if n in plain))
+    write_passwords(prefix, names, hashes, plain)
     return made
 
 
-def learner_uids(prefix: Prefix) -> list[int]:
+def learner_accounts(prefix: Prefix) -> list:
+    """The accounts of this prefix's learners, those dropped from the list since too.
+
+    Found among all accounts by the tag in their comment field, and taken only if this prefix
+    made them (its root-only record, or the current list for accounts made before the record
+    existed): a local user who writes the tag into their own comment (chfn) is not one.
+    """
+    try:
+        listed = set(json.loads(prefix.settings.read_text())["learners"])
+    except (OSError, ValueError, KeyError, TypeError):
+        listed = set()
+    made = read_accounts(prefix)
+    return [entry for entry in pwd.getpwall()
+            if is_tagged(entry) and entry.pw_uid != 0
+            and (made.get(entry.pw_name) == entry.pw_uid or entry.pw_name in listed)]
+
+
+def reset_password(args) -> int:
+    """A new password for one learner, also while the hub runs; printed for that learner only."""
+    prefix = Prefix(Path(args.prefix).resolve())
+    name = args.reset_password
+    if os.geteuid() != 0:
+        raise Stop("비밀번호를 바꾸려면 root여야 합니다: sudo ./course.sh hub --reset-password " + name,
+                   "Resetting a password needs root: sudo ./course.sh hub --reset-password " + name)
+    check_prefix(prefix.root)
     try:
         names = json.loads(prefix.settings.read_text())["learners"]
     except (OSError, ValueError, KeyError):
-        names = []
-    uids = []
-    for name in names:
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            continue
-        if TAG in entry.pw_gecos:
-            uids.append(entry.pw_uid)
-    return uids
+        raise Stop(f"{prefix.root}에 준비된 허브가 없습니다. 먼저 ./course.sh hub learners.txt 로 준비하세요.",
+                   f"No hub is set up in {prefix.root}; set it up first with ./course.sh hub learners.txt") from None
+    if name not in names:
+        raise Stop(f"{name}은(는) 이 허브의 학습자 명단에 없습니다(명단: {', '.join(names)}).",
+                   f"{name} is not on this hub's list of learners ({', '.join(names)}).")
+    with start_lock(prefix):
+        hashes, plain = read_passwords(prefix)
+        plain[name] = make_password()
+        hashes[name] = hash_password(plain[name])
+        write_passwords(prefix, names, hashes, plain)
+    say(f"{name}의 새 비밀번호입니다(바로 쓸 수 있습니다; 허브를 다시 띄울 필요 없음):",
+        f"{name}'s new password (works at once, no restart needed):")
+    print(f"   {name}\t{plain[name]}", flush=True)
+    return 0
 
 
 # --------------------------------------------------------------------------- start and stop
@@ -478,10 +627,12 @@ def start(args) -> int:
                    "Give the learners file: ./course.sh hub learners.txt (one name per line)")
     names = read_learners(Path(args.learners))
     check_accounts(names)
-    pid = running_pid(prefix)
-    if pid:
-        raise Stop(f"이 허브는 이미 실행 중입니다(pid {pid}, {prefix.root}). 멈추려면: ./course.sh hub --stop",
-                   f"This hub is already running (pid {pid}, {prefix.root}). To stop it: ./course.sh hub --stop")
+    if args.idle_timeout <= 0:
+        raise Stop(f"--idle-timeout은 0보다 큰 초 단위 숫자여야 합니다(지금 {args.idle_timeout}). 예: --idle-timeout 3600",
+                   f"--idle-timeout must be a number of seconds above 0 (it is {args.idle_timeout}); "
+                   "for example --idle-timeout 3600")
+    check_prefix(prefix.root)
+    check_not_running(prefix)
     if not port_free(args.ip, args.port):
         raise Stop(f"{args.ip}:{args.port} 포트를 이미 다른 프로그램이 쓰고 있습니다. --port로 다른 포트를 고르세요.",
                    f"Port {args.port} on {args.ip} is already in use. Choose another with --port.")
@@ -490,17 +641,15 @@ def start(args) -> int:
     if not shutil.which("git"):
         raise Stop("git이 없습니다(학습자별 노트북 사본과 nbgitpuller에 필요): sudo apt-get install git",
                    "git is missing (learners' copies of the notebooks and nbgitpuller use it): sudo apt-get install git")
-    if args.check:  # course.sh asks this before installing anything
+    if args.check:  # course.sh asks this before installing anything (Python's standard library only)
         return 0
+    python = reachable_python()  # the last check: it needs the course's .venv, which course.sh made by now
 
-    prefix.root.mkdir(parents=True, exist_ok=True)
-    with open(prefix.root / ".start.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise Stop("다른 ./course.sh hub 가 지금 이 허브를 준비하고 있습니다. 끝난 뒤에 다시 하세요.",
-                       "Another ./course.sh hub is setting this hub up right now; try again when it is done.") from None
-        install(prefix, node)
+    prefix.root.mkdir(mode=0o755, parents=True, exist_ok=True)
+    check_prefix(prefix.root)
+    with start_lock(prefix):
+        check_not_running(prefix)  # another start may have finished while this one waited for the lock
+        install(prefix, node, python)
         settings = {
             "learners": names, "ip": args.ip, "port": args.port, "hub_port": free_port(),
             "proxy_api_port": free_port(), "node": node,
@@ -527,6 +676,43 @@ def start(args) -> int:
         return launch(prefix, settings, made, args)
 
 
+def check_not_running(prefix: Prefix) -> None:
+    pid = running_pid(prefix)
+    if pid:
+        raise Stop(f"이 허브는 이미 실행 중입니다(pid {pid}, {prefix.root}). 멈추려면: ./course.sh hub --stop",
+                   f"This hub is already running (pid {pid}, {prefix.root}). To stop it: ./course.sh hub --stop")
+
+
+def hub_answers(url: str) -> bool:
+    """Whether the hub's API answers 200 at ``url``, asked directly: no proxy of the environment is used."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=5) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+def end_process_group(pid: int, timeout: float = 10) -> None:
+    """SIGTERM to the process group ``pid`` leads, SIGKILL to what is left after ``timeout`` seconds."""
+    import psutil
+
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        psutil.Process(pid).wait(timeout=timeout)
+    except psutil.TimeoutExpired:
+        pass
+    except psutil.NoSuchProcess:
+        pass
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def launch(prefix: Prefix, settings: dict, made: dict[str, str], args) -> int:
     # A clean environment: nothing of root's (tokens, proxies, paths) reaches the hub or the learners.
     env = {"PATH": f"{prefix.hub / 'bin'}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -541,22 +727,24 @@ def launch(prefix: Prefix, settings: dict, made: dict[str, str], args) -> int:
 
     prefix.pid.write_text(f"{proc.pid} {psutil.Process(proc.pid).create_time()}")
     url = f"http://{args.ip if ':' not in args.ip else '[' + args.ip + ']'}:{args.port}"
-    deadline = time.monotonic() + 90
+    probe = f"http://127.0.0.1:{args.port}/hub/api/" if args.ip in ("0.0.0.0", "127.0.0.1") else f"{url}/hub/api/"
+    deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            end_process_group(proc.pid, timeout=5)  # the proxy it may have started
+            prefix.pid.unlink(missing_ok=True)
             tail = prefix.log.read_text(errors="replace").splitlines()[-30:]
             raise Stop("JupyterHub이 시작하자마자 멈췄습니다. 로그: " + str(prefix.log),
                        "JupyterHub exited as it started. Its log, " + str(prefix.log) + ":\n" + "\n".join(tail))
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{args.port}/hub/api/" if args.ip in ("0.0.0.0", "127.0.0.1")
-                                        else f"{url}/hub/api/", timeout=5) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
+        if hub_answers(probe):
+            break
+        time.sleep(0.5)
     else:
-        raise Stop(f"JupyterHub이 90초 안에 응답하지 않았습니다. 로그: {prefix.log}",
-                   f"JupyterHub did not answer within 90 s; see {prefix.log}")
+        end_process_group(proc.pid)  # nothing of a hub that never answered stays behind
+        proc.wait()
+        prefix.pid.unlink(missing_ok=True)
+        raise Stop(f"JupyterHub이 {START_TIMEOUT_S}초 안에 응답하지 않아 멈췄습니다. 로그: {prefix.log}",
+                   f"JupyterHub did not answer within {START_TIMEOUT_S} s and was stopped; see {prefix.log}")
     say(f"== 수업용 허브가 {url} 에서 실행 중입니다(학습자 {len(settings['learners'])}명).",
         f"== The class hub runs at {url} ({len(settings['learners'])} learners).")
     if made:
@@ -583,25 +771,29 @@ def stop(args) -> int:
     if os.geteuid() != 0:
         raise Stop("허브를 멈추려면 root여야 합니다: sudo ./course.sh hub --stop",
                    "Stopping the hub needs root: sudo ./course.sh hub --stop")
+    check_prefix(prefix.root)
+    if not prefix.root.is_dir():
+        raise Stop(f"{prefix.root}에 허브가 없습니다. --prefix를 확인하세요.",
+                   f"There is no hub in {prefix.root}; check --prefix.")
+    with start_lock(prefix):
+        return _stop(prefix, args)
+
+
+def _stop(prefix: Prefix, args) -> int:
     import psutil
 
     pid = running_pid(prefix)
     settings = json.loads(prefix.settings.read_text()) if prefix.settings.exists() else {}
     if pid:
-        os.killpg(pid, signal.SIGTERM)  # JupyterHub stops the learners' servers and its proxy
-        try:
-            psutil.Process(pid).wait(timeout=20)  # what is left after that is stopped below
-        except psutil.TimeoutExpired:
-            os.killpg(pid, signal.SIGKILL)
-        except psutil.NoSuchProcess:
-            pass
+        end_process_group(pid, timeout=20)  # JupyterHub stops the learners' servers and its proxy
     else:
         say(f"{prefix.root}의 허브는 실행 중이 아닙니다. 남은 프로세스만 정리합니다.",
             f"The hub of {prefix.root} is not running; cleaning up whatever it left.")
     # Whatever is left: the proxy, the idle culler, and every process of a learner's account.
     left = []
     proxy_pid = prefix.state / "proxy.pid"
-    uids = set(learner_uids(prefix))
+    accounts = learner_accounts(prefix)
+    uids = {entry.pw_uid for entry in accounts}
     for proc in psutil.process_iter(["pid", "uids", "cmdline"]):
         try:
             words = proc.info["cmdline"] or []
@@ -634,11 +826,10 @@ def stop(args) -> int:
     if busy:
         say(f"허브는 멈췄지만 포트 {busy}를 아직 무언가가 쓰고 있습니다: ss -ltnp 로 확인하세요.",
             f"The hub stopped, but ports {busy} are still in use: check with ss -ltnp.")
-        return 1
-    say("허브와 학습자 서버·커널을 모두 멈췄습니다.", "The hub, the learners' servers and their kernels are stopped.")
-    if args.remove_learners:
-        remove_learners(prefix, settings.get("learners", []))
-    return 0
+    else:
+        say("허브와 학습자 서버·커널을 모두 멈췄습니다.", "The hub, the learners' servers and their kernels are stopped.")
+    removed = remove_learners(prefix, accounts) if args.remove_learners else True
+    return 0 if removed and not busy else 1
 
 
 def _wait_port_free(ip: str, port: int, timeout: float = 10) -> bool:
@@ -650,18 +841,29 @@ def _wait_port_free(ip: str, port: int, timeout: float = 10) -> bool:
     return False
 
 
-def remove_learners(prefix: Prefix, names: list[str]) -> None:
-    """Delete the learner accounts this script made, with their homes (their work too)."""
-    for name in names:
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
+def remove_learners(prefix: Prefix, accounts: list) -> bool:
+    """Delete the learner accounts this prefix made (``learner_accounts``), with their homes (their work too)."""
+    record = read_accounts(prefix)
+    failed = []
+    for entry in accounts:
+        done = subprocess.run(["userdel", "--remove", entry.pw_name], capture_output=True, text=True)
+        # 12: the home could not be removed entirely (userdel says why); the account is gone.
+        if done.returncode not in (0, 12):
+            failed.append(f"{entry.pw_name} (userdel {done.returncode}: {done.stderr.strip()})")
             continue
-        if TAG in entry.pw_gecos:
-            subprocess.run(["userdel", "--remove", name], capture_output=True)
+        if done.returncode == 12:
+            failed.append(f"{entry.pw_name}: {done.stderr.strip()}")
+        record.pop(entry.pw_name, None)
+    if prefix.state.is_dir():
+        write_private(prefix.accounts, json.dumps(record, indent=1))
     for path in (prefix.state / "passwords.json", prefix.state / "passwords.txt"):
         path.unlink(missing_ok=True)
-    say(f"학습자 계정 {len(names)}개와 그 홈 폴더를 지웠습니다.", f"Removed {len(names)} learner accounts and their homes.")
+    gone = len(accounts) - sum(1 for f in failed if "(userdel" in f)
+    say(f"학습자 계정 {gone}개와 그 홈 폴더를 지웠습니다.", f"Removed {gone} learner accounts and their homes.")
+    if failed:
+        say("지우지 못한 것이 있습니다(아래; 확인한 뒤 sudo userdel --remove 이름):\n   " + "\n   ".join(failed),
+            "Some could not be removed (below; check, then sudo userdel --remove NAME):\n   " + "\n   ".join(failed))
+    return not failed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -675,12 +877,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--prefix", default="/opt/llm-course", help="where everything is installed")
     parser.add_argument("--idle-timeout", type=int, default=3600, help="seconds before an idle server is stopped")
+    parser.add_argument("--reset-password", metavar="NAME",
+                        help="a new password for one learner, printed once (also while the hub runs)")
     parser.add_argument("--kernel-memory", default=DEFAULT_KERNEL_MEMORY,
                         help="each kernel's cap on private memory, e.g. 4G (0: none)")
     parser.add_argument("--new-passwords", action="store_true", help="make new passwords for every learner")
     parser.add_argument("--check", action="store_true", help=argparse.SUPPRESS)  # validate only (course.sh)
     args = parser.parse_args(argv)
     try:
+        if args.reset_password:
+            return reset_password(args)
         return stop(args) if args.stop else start(args)
     except Stop as message:
         print(message, file=sys.stderr)

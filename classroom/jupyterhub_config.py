@@ -1,40 +1,27 @@
 # The classroom hub's JupyterHub configuration (classroom/hub.py copies it into the hub's prefix).
 # Everything that differs between classes (learners, address, ports, paths) is in the settings
 # file hub.py writes (root-only, 0600) and names in LLM_COURSE_HUB_SETTINGS.
-import hashlib
-import hmac
+import importlib.util
 import json
 import os
-
-from jupyterhub.auth import Authenticator
+import sys
 
 S = json.loads(open(os.environ["LLM_COURSE_HUB_SETTINGS"], encoding="utf-8").read())
 STATE = S["state"]
 
-
-class WorkshopAuthenticator(Authenticator):
-    """One generated password per learner, checked against salted PBKDF2 hashes in a root-only file.
-
-    The file is read at every login, so ``hub.py --new-password NAME`` takes effect without a restart.
-    """
-
-    async def authenticate(self, handler, data):
-        name = self.normalize_username((data or {}).get("username", ""))
-        password = (data or {}).get("password", "")
-        try:
-            with open(os.path.join(STATE, "passwords.json"), encoding="utf-8") as fh:
-                entry = json.load(fh).get(name)
-        except (OSError, ValueError):
-            return None
-        if not entry or not password:
-            return None
-        digest = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(entry["salt"]), entry["rounds"])
-        return name if hmac.compare_digest(digest.hex(), entry["hash"]) else None
+# The log-in (classroom/auth.py, copied beside this file): loaded by path, so no other module named
+# "auth" can stand in for it.
+_spec = importlib.util.spec_from_file_location("llm_course_hub_auth", os.path.join(os.path.dirname(__file__), "auth.py"))
+_auth = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = _auth
+_spec.loader.exec_module(_auth)
+WorkshopAuthenticator = _auth.WorkshopAuthenticator
 
 
 c = get_config()  # noqa: F821 - JupyterHub provides it
 
 c.JupyterHub.authenticator_class = WorkshopAuthenticator
+c.WorkshopAuthenticator.passwords_file = os.path.join(STATE, "passwords.json")
 c.Authenticator.allowed_users = set(S["learners"])
 c.Authenticator.admin_users = set()  # the instructor works from the command line (hub.py), not as an admin user
 
@@ -58,6 +45,9 @@ c.JupyterHub.cleanup_servers = True  # stopping the hub stops every learner's se
 # root's environment but the language; the course kernel (kernel.json) runs the course's Python.
 c.Spawner.cmd = [S["hub_python"], "-m", "jupyterhub.singleuser"]
 c.Spawner.env_keep = ["LANG", "LC_ALL"]
+# Learners' own ~/.jupyter (and ~/.local/share/jupyter) is not read: a learner cannot replace the
+# course kernel's spec, its environment or its memory cap, nor the server's settings.
+c.Spawner.disable_user_config = True
 c.Spawner.environment = S["learner_env"]
 c.Spawner.notebook_dir = "~"
 c.Spawner.default_url = S["default_url"]

@@ -12,12 +12,17 @@ learners is the memory a class really takes.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def kernel_env() -> dict:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LLM_COURSE_DEVICE": "cpu"}
 
 
 def measure(number: str) -> dict:
@@ -31,8 +36,8 @@ def measure(number: str) -> dict:
     peak = {"pss": 0, "rss": 0}
     stop = threading.Event()
     start = time.monotonic()
-    with client.setup_kernel(env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LLM_COURSE_DEVICE": "cpu",
-                                  **{k: v for k, v in __import__("os").environ.items() if k not in ("OMP_NUM_THREADS",)}}):
+    # As on the hub: one torch thread, the CPU, whatever the environment says.
+    with client.setup_kernel(env=kernel_env()):
         kernel = psutil.Process(client.km.provisioner.process.pid)
 
         def sample():
