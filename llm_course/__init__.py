@@ -26,9 +26,9 @@ def asset_path(name: str) -> Path:
         from .i18n import bilingual
 
         raise FileNotFoundError(bilingual(
-            f"과정의 데이터 파일 assets/{name}이 없습니다. 과정 패키지를 다시 설치하세요(./course.sh lab, Colab에서는 첫 셀을 다시 실행).",
+            f"과정의 데이터 파일 assets/{name}이 없습니다. 과정 패키지를 다시 설치하세요(./course.sh lab, Colab에서는 첫 코드 셀을 다시 실행한 뒤 런타임을 다시 시작).",
             f"The course data file assets/{name} is missing. Reinstall the course package "
-            "(./course.sh lab, or on Colab rerun the first cell)."))
+            "(./course.sh lab, or on Colab rerun the first code cell, then restart the runtime)."))
     return path
 
 # The one place the repository's address is written. The README's Colab badges

@@ -76,8 +76,8 @@ def memory_label(device, lang: str = "en") -> str:
     """What :func:`memory_in_use` and :class:`PeakMemory` measure on ``device``, for printing beside the number."""
     kind = device_type(device)
     labels = {
-        "cuda": ("GPU 메모리(CUDA 할당기의 텐서)", "GPU memory (tensors in CUDA's allocator)"),
-        "mps": ("GPU 메모리(MPS 할당기의 텐서)", "GPU memory (tensors in MPS's allocator)"),
+        "cuda": ("GPU 메모리(CUDA 할당기가 텐서에 내준 양)", "GPU memory (tensors in CUDA's allocator)"),
+        "mps": ("GPU 메모리(MPS 할당기가 텐서에 내준 양)", "GPU memory (tensors in MPS's allocator)"),
         "cpu": ("프로세스 메모리(RSS)", "process memory (RSS)"),
     }
     ko, en = labels.get(kind, labels["cpu"])

@@ -491,9 +491,9 @@ def require_bitsandbytes() -> str:
     except ImportError as err:
         raise ImportError(bilingual(
             "이 노트북은 bitsandbytes가 필요합니다. 설치하세요: pip install bitsandbytes "
-            "(Colab에서는 노트북의 첫 셀이 설치합니다. 직접 설치했다면 런타임을 다시 시작한 뒤 처음부터 실행하세요. 0.47 이상이면 CPU에서도 돌아갑니다).",
+            "(Colab에서는 노트북의 첫 코드 셀이 설치합니다. 직접 설치했다면 런타임을 다시 시작한 뒤 처음부터 실행하세요. 0.47 이상이면 CPU에서도 돌아갑니다).",
             "This notebook needs bitsandbytes. Install it with: pip install bitsandbytes "
-            "(on Colab the notebook's first cell installs it; after installing it by hand, restart the runtime and run from the top, since transformers looks for it once per kernel; 0.47 or later also runs on a CPU).")) from err
+            "(on Colab the notebook's first code cell installs it; after installing it by hand, restart the runtime and run from the top, since transformers looks for it once per kernel; 0.47 or later also runs on a CPU).")) from err
     return bitsandbytes.__version__
 
 
@@ -533,7 +533,7 @@ class BitsandbytesPath:
             en.append("int8: every product turns the int8 weights and activations into float32 and multiplies "
                       "in float32 (torch runs no AVX-512 kernels here).")
         if self.avx512_bf16:
-            ko.append("4비트: 첫 순전파 때 가중치를 CPU용 배열로 한 번 다시 담고(packing_format_for_cpu), 그 뒤로는 "
+            ko.append("4비트: 기울기 없는 첫 순전파 때 가중치를 CPU용 배열로 한 번 다시 담고(packing_format_for_cpu), 그 뒤로는 "
                       "4비트 코드를 읽으면서 바로 bfloat16으로 곱하는 융합 커널(fused kernel)을 씁니다.")
             en.append("4-bit: the first forward pass repacks the weights once for the CPU (packing_format_for_cpu); "
                       "from then on a fused kernel multiplies in bfloat16 straight from the 4-bit codes.")
@@ -542,7 +542,7 @@ class BitsandbytesPath:
                 en.append("  That kernel came from the Hub's kernels-community (the `kernels` package).")
             else:
                 ko.append("  그 커널은 bitsandbytes에 들어 있는 것입니다. 허브의 kernels-community 커널은 `kernels` 패키지가 "
-                          "있어야 받아 쓰는데, 이 과정은 인터넷 없이 돌아가도록 그 패키지를 설치하지 않습니다.")
+                          "있어야 받아 쓰는데, 이 강좌는 인터넷 없이 돌아가도록 그 패키지를 설치하지 않습니다.")
                 en.append("  That kernel is the one built into bitsandbytes. The Hub's kernels-community kernel needs the "
                           "optional `kernels` package, which the course leaves out so that it runs offline.")
         else:
@@ -651,12 +651,12 @@ def layout_change(before: StoredLayout, after: StoredLayout) -> str:
     Korean first, English on the next line, like every message of the course.
     """
     if after.packed_for_cpu and not before.packed_for_cpu:
-        dq_ko = " 이중 양자화도 풀렸습니다(8비트 스케일이 bfloat16으로)." if before.double_quant and not after.double_quant else ""
+        dq_ko = " 이중 양자화도 풀려 8비트 스케일이 bfloat16이 되었습니다." if before.double_quant and not after.double_quant else ""
         dq_en = " Double quantization is undone (8-bit scales became bfloat16)." if before.double_quant \
             and not after.double_quant else ""
         return bilingual(
             f"첫 순전파에서 bitsandbytes가 이 층을 CPU용 배열로 다시 담았습니다: 가중치 {before.weight_dtype} "
-            f"{before.weight_shape} → {after.weight_shape}(바이트 수는 {after.weight_bytes:,}로 같음), 스케일 "
+            f"{before.weight_shape} → {after.weight_shape}, 바이트 수는 {after.weight_bytes:,} 그대로, 스케일 "
             f"{before.scale_dtype} {before.scale_shape} → {after.scale_dtype} {after.scale_shape}, "
             f"스케일 바이트 {before.scale_bytes:,} → {after.scale_bytes:,}.{dq_ko}",
             f"At the first forward pass bitsandbytes repacked this layer for the CPU: weight {before.weight_dtype} "
@@ -849,7 +849,7 @@ def compare_speeds(measured: dict, *, reference: str = "float32", unit: str = "t
                                        f"The measurement of {name} must be a number > 0 (got {value!r})."))
     fmt_ko, fmt_en, larger_is_faster = SPEED_UNITS[unit]
     ref = measured[reference]
-    ko, en = [f"{task[0]}, 이 컴퓨터에서 잰 값:"], [f"{task[1][:1].upper() + task[1][1:]}, as measured on this computer:"]
+    ko, en = [f"이 컴퓨터에서 잰 {task[0]} 속도:"], [f"{task[1][:1].upper() + task[1][1:]}, as measured on this computer:"]
     for name, value in measured.items():
         if name == reference:
             continue
@@ -857,7 +857,7 @@ def compare_speeds(measured: dict, *, reference: str = "float32", unit: str = "t
         numbers_ko = f"{fmt_ko.format(value, ref)}, 속도 {ratio:.2f}배"
         numbers_en = f"{fmt_en.format(value, ref)}, {ratio:.2f}x the speed"
         if abs(ratio - 1) <= same_within:
-            ko.append(f"- {josa(name, '은/는')} {josa(reference, '과/와')} 거의 같았습니다({numbers_ko}).")
+            ko.append(f"- {josa(name, '은/는')} {josa(reference, '과/와')} 속도가 거의 같았습니다({numbers_ko}).")
             en.append(f"- {name} was about as fast as {reference} ({numbers_en}).")
         elif ratio > 1:
             ko.append(f"- {josa(name, '은/는')} {reference}보다 빨랐습니다({numbers_ko}).")

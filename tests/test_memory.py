@@ -524,7 +524,7 @@ def test_predicted_speed_and_bytes_read(chat_model, meta_llama):
 
 def test_compare_speeds_says_what_was_measured():
     text = memory.compare_speeds({"float32": 10.0, "bfloat16": 10.5, "int8": 4.0, "nf4": 15.0})
-    assert "bfloat16은 float32와 거의 같았습니다" in text and "int8은 float32보다 느렸습니다" in text
+    assert "bfloat16은 float32와 속도가 거의 같았습니다" in text and "int8은 float32보다 느렸습니다" in text
     assert "nf4는 float32보다 빨랐습니다" in text and "속도 1.50배" in text
     assert "int8 was slower than float32 (4.0 against 10.0 tokens/s, 0.40x the speed)" in text
     assert "nf4 was faster than float32" in text and "bfloat16 was about as fast as float32" in text
