@@ -535,7 +535,7 @@ class BitsandbytesPath:
         if self.avx512_bf16:
             ko.append("4비트: 기울기 없는 첫 순전파 때 가중치를 CPU용 배열로 한 번 다시 담고(packing_format_for_cpu), 그 뒤로는 "
                       "4비트 코드를 읽으면서 바로 bfloat16으로 곱하는 융합 커널(fused kernel)을 씁니다.")
-            en.append("4-bit: the first forward pass repacks the weights once for the CPU (packing_format_for_cpu); "
+            en.append("4-bit: the first forward pass without gradients repacks the weights once for the CPU (packing_format_for_cpu); "
                       "from then on a fused kernel multiplies in bfloat16 straight from the 4-bit codes.")
             if self.hub_kernel:
                 ko.append("  그 커널은 허브의 kernels-community에서 받은 것입니다(`kernels` 패키지).")
