@@ -21,12 +21,17 @@ def test_new_tokens(solutions, chat_model, chat_tokenizer):
     generator = pipeline("text-generation", model=chat_model, tokenizer=chat_tokenizer)
     prompt = "Once upon a time"
     text = solutions.exercise_2_new_tokens(generator, prompt)
-    assert checks.setup_new_tokens(text, prompt, chat_tokenizer, limit=8)
+    assert checks.setup_new_tokens(text, prompt, chat_model, chat_tokenizer, limit=8)
+    shorter = generator(prompt, max_new_tokens=3, do_sample=False)[0]["generated_text"]
+    assert checks.setup_new_tokens(shorter, prompt, chat_model, chat_tokenizer, limit=8)  # "at most 8"
     too_long = generator(prompt, max_new_tokens=20, do_sample=False)[0]["generated_text"]
-    assert not checks.setup_new_tokens(too_long, prompt, chat_tokenizer, limit=8)
-    assert not checks.setup_new_tokens("Something else", prompt, chat_tokenizer, limit=8)
+    result = checks.setup_new_tokens(too_long, prompt, chat_model, chat_tokenizer, limit=8)
+    assert not result and "새 토큰이 20개입니다" in result.message  # counted in the model's own tokens
+    typed = prompt + ", there was a cat."  # a few tokens typed by hand, not generated: the check reads tokens
+    assert not checks.setup_new_tokens(typed, prompt, chat_model, chat_tokenizer, limit=8)
+    assert not checks.setup_new_tokens("Something else", prompt, chat_model, chat_tokenizer, limit=8)
     whole_result = generator(prompt, max_new_tokens=8, do_sample=False)  # a list, not the text
-    assert not checks.setup_new_tokens(whole_result, prompt, chat_tokenizer, limit=8)
+    assert not checks.setup_new_tokens(whole_result, prompt, chat_model, chat_tokenizer, limit=8)
 
 
 def test_model_memory(solutions, chat_model):

@@ -55,8 +55,9 @@ def test_exercise_2_mlp_by_hand(sol, smol):
     assert not checks.transformer_mlp_by_hand(None, model, inputs, layer=20)
     for junk in JUNK:
         assert not checks.transformer_mlp_by_hand(junk, model, inputs, layer=20)
-    # A layer out of range is the caller's mistake, but the check still answers instead of raising.
-    assert not checks.transformer_mlp_by_hand(answer, model, inputs, layer=30)
+    # A layer out of range is the notebook's mistake, not the answer's: an error that names `layer`.
+    with pytest.raises(checks.CheckArgumentError, match="`layer`"):
+        checks.transformer_mlp_by_hand(answer, model, inputs, layer=30)
 
 
 @pytest.mark.parametrize("prompt, truth", [(PROMPT, 30), ("The opposite of up is", 26)])
