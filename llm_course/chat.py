@@ -11,6 +11,8 @@ This module holds the plumbing around those library calls:
 
 * :func:`validate_messages`: a clear error for a malformed conversation,
   before the template fails with a Jinja traceback or renders nonsense;
+* :func:`check_chat_template`: a clear error for a tokenizer with no template
+  at all (a base model such as Gemma 3 270M, which was never instruction-tuned);
 * :func:`mark_special_tokens` / :func:`special_tokens_html`: the rendered
   text with its special tokens made visible;
 * :func:`generate_reply`: the five low-level steps of the text-generation
@@ -94,6 +96,27 @@ def validate_messages(messages) -> list[dict]:
     return checked
 
 
+def check_chat_template(tokenizer) -> str:
+    """The tokenizer's chat template; a bilingual ``ValueError`` if it has none (notebook 07).
+
+    A base model (pretrained only, such as ``gemma3-270m``) ships no template:
+    ``tokenizer.chat_template`` is ``None`` and ``apply_chat_template`` fails.
+    The message says why and what to use instead.
+    """
+    template = getattr(tokenizer, "chat_template", None)
+    if not template:
+        raise ValueError(bilingual(
+            "이 토크나이저에는 대화 템플릿이 없습니다(tokenizer.chat_template이 None). 사전 학습만 한 기본 모델(base model)이라 "
+            "메시지 목록을 어떤 형식의 글로 바꿀지 배운 적이 없습니다. 대화를 하려면 지시 튜닝한 모델(예: "
+            "models.load_tokenizer('smollm2-135m-instruct'))을 쓰고, 기본 모델에는 메시지 목록 대신 이어 쓸 글을 "
+            "주세요(05 노트북).",
+            "This tokenizer has no chat template (tokenizer.chat_template is None): it belongs to a base model, "
+            "pretrained only, which never learned a format for turning a list of messages into text. To chat, use "
+            "an instruction-tuned model (for example models.load_tokenizer('smollm2-135m-instruct')); give a base "
+            "model text to continue instead of a list of messages (notebook 05)."))
+    return template
+
+
 # --------------------------------------------------------------------------
 # Making special tokens visible
 # --------------------------------------------------------------------------
@@ -152,6 +175,7 @@ def generate_reply(model, tokenizer, messages, *, max_new_tokens: int = 40, do_s
     import torch
 
     messages = validate_messages(messages)
+    check_chat_template(tokenizer)
     if max_new_tokens < 1:
         raise ValueError(bilingual(f"max_new_tokens는 1 이상이어야 합니다. 들어온 값: {max_new_tokens}",
                                    f"max_new_tokens must be at least 1; got {max_new_tokens}."))

@@ -13,6 +13,9 @@ and the course's tests check each piece against transformers' own code:
   to ``TemperatureLogitsWarper``, ``TopKLogitsWarper`` and ``TopPLogitsWarper``
   (applied in that order, as ``generate`` does);
 * :func:`repeated_ngram_share`, a measure of how much a text repeats itself;
+* :func:`continue_prompt`, ``generate`` after one prompt returning only the new
+  token ids: notebook 05 runs the same call for SmolLM2 in English and for
+  Gemma 3 in Korean;
 * :func:`generate_text`, the small pure function behind notebook 05's
   playground widget, which checks its arguments and decodes only the new tokens.
 
@@ -240,6 +243,26 @@ def captured_warnings() -> Iterator[list[str]]:
         logger.handlers = saved
 
 
+def continue_prompt(model, tokenizer, prompt: str, *, max_new_tokens: int = 60, **generate_kwargs) -> torch.Tensor:
+    """The new token ids ``model.generate`` writes after ``prompt``, shape ``(new_len,)`` (notebook 05).
+
+    The prompt is tokenized the tokenizer's usual way, so a tokenizer that puts
+    a beginning-of-sequence token in front (Gemma 3's ``<bos>``) does so here
+    too; the ids follow ``model.device``. ``generate_kwargs`` go to
+    ``generate`` as they are (``do_sample``, ``temperature``, ``top_k``,
+    ``repetition_penalty``, ...); set the seed before a sampled call.
+    """
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError(bilingual("프롬프트가 비어 있습니다. 모델이 이어 쓸 글을 입력하세요.",
+                                   "prompt must be a non-empty string; type something for the model to continue."))
+    check_max_new_tokens(max_new_tokens)
+    generate_kwargs.setdefault("pad_token_id", tokenizer.pad_token_id)
+    enc = tokenizer(prompt, return_tensors="pt").to(model.device)
+    with torch.no_grad():
+        out = model.generate(**enc, max_new_tokens=max_new_tokens, **generate_kwargs)
+    return out[0, enc["input_ids"].shape[1]:]  # drop the prompt: (new_len,)
+
+
 def generate_text(model, tokenizer, prompt: str, *, max_new_tokens: int = 30, do_sample: bool = True,
                   temperature: float = 1.0, top_k: int | None = None, top_p: float = 1.0,
                   seed: int | None = 0) -> str:
@@ -256,16 +279,14 @@ def generate_text(model, tokenizer, prompt: str, *, max_new_tokens: int = 30, do
         raise ValueError(bilingual("프롬프트가 비어 있습니다. 모델이 이어 쓸 글을 입력하세요.",
                                    "prompt must be a non-empty string; type something for the model to continue."))
     check_max_new_tokens(max_new_tokens)
-    settings: dict = {"max_new_tokens": max_new_tokens, "do_sample": bool(do_sample)}
+    settings: dict = {"do_sample": bool(do_sample)}
     if do_sample:
         settings.update(temperature=check_temperature(temperature), top_k=check_top_k(top_k) or 0,
                         top_p=check_top_p(top_p))
-    enc = tokenizer(prompt, return_tensors="pt").to(model.device)
     if seed is not None:
         set_seed(int(seed))
-    with torch.no_grad():
-        out = model.generate(**enc, **settings, pad_token_id=tokenizer.pad_token_id)
-    return tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    new_ids = continue_prompt(model, tokenizer, prompt, max_new_tokens=max_new_tokens, **settings)
+    return tokenizer.decode(new_ids, skip_special_tokens=True)
 
 
 def trim_partial_character(text: str) -> tuple[str, bool]:

