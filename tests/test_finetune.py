@@ -2,6 +2,7 @@
 perplexity agree with the tutorial and with transformers, LoRA counts agree with peft, bad input gets
 a clear message, and an interrupted training run leaves a "rerun this cell" instead of half-trained weights."""
 
+import importlib.util
 import math
 import warnings
 
@@ -70,7 +71,7 @@ def test_unknown_or_missing_corpus_says_what_to_do(monkeypatch):
     with pytest.raises(ValueError, match="kolaw") as err:
         finetune.corpus_info("eli5")
     assert korean_and_english(str(err.value))
-    monkeypatch.setattr(finetune.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModuleNotFoundError, match="pip install --no-deps konlpy==0.6.0") as err:
         finetune.corpus_path("kolaw")
     assert korean_and_english(str(err.value))
@@ -461,6 +462,128 @@ def test_the_overfitting_cell_with_the_gpu_preset(tmp_path, chat_tokenizer, caps
     assert train_losses[0] > 0  # the notebook's cell reads train_losses[0] and train_losses[-1]
     fig = viz.loss_curves(curves, title="overfitting")
     assert hasattr(fig, "savefig")
+
+
+# --------------------------------------------------------------------------
+# Gemma 3 270M: blocks that start with <bos>, and the batch fed in micro-batches
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gemma_tokenizer():
+    from llm_course import models
+
+    return models.load_tokenizer(models.GEMMA_MODEL)
+
+
+def tiny_gemma(seed=0):
+    """A randomly initialised Gemma 3 (the architecture of Gemma 3 270M: sliding-window layers, tied embeddings)."""
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    torch.manual_seed(seed)
+    return Gemma3ForCausalLM(Gemma3TextConfig(
+        vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, head_dim=8, max_position_embeddings=64, sliding_window=8, pad_token_id=0,
+        eos_token_id=1, bos_token_id=2))
+
+
+def test_group_texts_with_bos_on_a_toy_batch():
+    toy = {"input_ids": [[11, 12, 13], [21, 22, 23, 24, 25], [31, 32], [41, 42, 43]],
+           "attention_mask": [[1, 1, 1], [1, 1, 1, 1, 1], [1, 1], [1, 1, 1]]}
+    out = finetune.group_texts_with_bos(toy, 4, bos_token_id=2)
+    assert out["input_ids"] == [[2, 11, 12, 13], [2, 21, 22, 23], [2, 24, 25, 31], [2, 32, 41, 42]]  # 43 dropped
+    assert out["labels"] == out["input_ids"] and out["attention_mask"] == [[1] * 4] * 4
+    # It is the tutorial's group_texts cut one token shorter, with <bos> in front of every block.
+    shorter = finetune.group_texts(toy, 3)
+    assert out["input_ids"] == [[2] + block for block in shorter["input_ids"]]
+    for bad in (1, 0, "4"):
+        with pytest.raises(ValueError, match="block_size") as err:
+            finetune.group_texts_with_bos(toy, bad, bos_token_id=2)
+        assert korean_and_english(str(err.value))
+
+
+def test_gemma_blocks_start_with_bos_and_the_tutorials_do_not(gemma_tokenizer, chat_tokenizer):
+    bos = gemma_tokenizer.bos_token_id
+    assert finetune.adds_bos(gemma_tokenizer) and not finetune.adds_bos(chat_tokenizer)
+    splits = finetune.load_corpus("kolaw").train_test_split(test_size=0.1, seed=0)
+    blocks = finetune.lm_dataset(splits, gemma_tokenizer, 128, max_length=32_768)  # the course's builder
+    for split in ("train", "test"):
+        ids = blocks[split]["input_ids"]
+        assert len(ids) > 5 and all(len(row) == 128 for row in ids)
+        assert all(row[0] == bos for row in ids), "every block starts with <bos>"
+        assert not any(bos in row[1:] for row in ids), "and has no <bos> anywhere else"
+        assert blocks[split]["labels"] == ids
+    # The text is kept in order: the blocks without their <bos> are the start of the text's token stream.
+    stream = [t for row in gemma_tokenizer(list(splits["train"]["text"]), add_special_tokens=False)["input_ids"]
+              for t in row]
+    joined = [t for row in blocks["train"]["input_ids"] for t in row[1:]]
+    assert joined == stream[:len(joined)] and len(stream) - len(joined) < 127
+    # The tutorial's way with the library's tokenizer: <bos> at the start of every line, so inside the blocks,
+    # and at the start of few of them.
+    tutorial = splits["train"].map(lambda batch: gemma_tokenizer(batch["text"]), batched=True, remove_columns=["text"])
+    tutorial = tutorial.map(finetune.group_texts, batched=True, fn_kwargs={"block_size": 128})
+    starts = sum(row[0] == bos for row in tutorial["input_ids"])
+    assert starts < 0.2 * len(tutorial) and sum(row[1:].count(bos) for row in tutorial["input_ids"]) > len(tutorial)
+    # bos_first=False gives exactly that; SmolLM2's tokenizer adds no <bos>, so its blocks are the tutorial's.
+    forced = finetune.lm_dataset(splits["train"], gemma_tokenizer, 128, bos_first=False)
+    assert forced["input_ids"] == tutorial["input_ids"]
+    smol = finetune.lm_dataset(splits["train"], chat_tokenizer, 128)
+    smol_tutorial = splits["train"].map(lambda batch: chat_tokenizer(batch["text"]), batched=True,
+                                        remove_columns=["text"]).map(finetune.group_texts, batched=True)
+    assert smol["input_ids"] == smol_tutorial["input_ids"]
+
+
+def test_micro_batches_keep_the_presets_batch():
+    for name, batch in (("cpu", 2), ("gpu", 8)):
+        plain = finetune.training_preset(name, lora=True, device="cpu")
+        micro = finetune.training_preset(name, lora=True, device="cpu", micro_batch_size=1)
+        assert micro["per_device_train_batch_size"] == 1 and micro["gradient_accumulation_steps"] == batch
+        assert micro["per_device_eval_batch_size"] == 1
+        assert {k: v for k, v in micro.items() if "batch" not in k and k != "gradient_accumulation_steps"} == \
+            {k: v for k, v in plain.items() if "batch" not in k}
+        TrainingArguments(output_dir="unused", **micro)
+    assert "gradient_accumulation_steps" not in finetune.training_preset("cpu", device="cpu")
+    for bad in (0, 3, 1.0, True):
+        with pytest.raises(ValueError, match="micro_batch_size") as err:
+            finetune.training_preset("cpu", device="cpu", micro_batch_size=bad)
+        assert korean_and_english(str(err.value))
+
+
+def test_a_batch_fed_in_micro_batches_trains_like_the_whole_batch(tmp_path, chat_tokenizer, capsys):
+    losses = {}
+    for micro in (None, 1):
+        args = TrainingArguments(output_dir=str(tmp_path / str(micro)), **{
+            **finetune.training_preset("cpu", lora=True, device="cpu", micro_batch_size=micro), "max_steps": 4})
+        trainer = Trainer(model=tiny_gemma(), args=args, train_dataset=token_blocks(),
+                          data_collator=DataCollatorForLanguageModeling(chat_tokenizer, mlm=False))
+        run = finetune.TrainingRun(trainer, name="gemma_run", section="8")
+        assert run.max_steps == 4
+        run.train()
+        losses[micro] = run.losses()
+    assert losses[None][0] == losses[1][0] == [1, 2, 3, 4]
+    assert losses[None][1] == pytest.approx(losses[1][1], rel=1e-4)
+
+
+def test_the_gemma_cell_with_the_gpu_preset(tmp_path, chat_tokenizer, capsys):
+    # Notebook 09's Gemma run with PRESET == "gpu": LoRA on a (tiny) Gemma 3, blocks fed one at a time,
+    # 3 epochs of 40 blocks at a batch of 8 (5 steps an epoch), evaluation every epoch.
+    from peft import LoraConfig, get_peft_model
+
+    args = TrainingArguments(output_dir=str(tmp_path / "gemma"),
+                             **finetune.training_preset("gpu", lora=True, device="cpu", micro_batch_size=1))
+    assert args.use_cpu and args.gradient_accumulation_steps == 8 and args.learning_rate == 2e-4
+    model = get_peft_model(tiny_gemma(), LoraConfig(r=4, lora_alpha=8, target_modules="all-linear",
+                                                    task_type="CAUSAL_LM"))
+    trainer = Trainer(model=model, args=args, train_dataset=token_blocks(40),
+                      eval_dataset={"held_out": token_blocks(4, seed=1), "held_out_without_bos": token_blocks(4, seed=2)},
+                      data_collator=DataCollatorForLanguageModeling(chat_tokenizer, mlm=False))
+    run = finetune.TrainingRun(trainer, name="gemma_run", section="8")
+    run.train()
+    assert run.steps_done == 15 and run.losses()[0] == [10]
+    assert run.eval_losses("eval_held_out_loss")[0] == [5, 10, 15]
+    after = run.trainer.evaluate()
+    assert {"eval_held_out_loss", "eval_held_out_without_bos_loss"} <= set(after)
+    assert all(math.isfinite(v) for k, v in after.items() if k.endswith("_loss"))
 
 
 # --------------------------------------------------------------------------
