@@ -32,14 +32,11 @@ _LOOK_FURTHER = 32  # tokens generated beyond the limit, to count the tokens of 
 
 def _greedy_new_ids(model, tokenizer, prompt: str, n: int) -> list[int]:
     """The ids ``generate(do_sample=False)`` adds after ``prompt``, at most ``n`` (computed once per setting)."""
-    import torch
+    from ..generation import continue_prompt  # imports torch: only when a check runs
 
     key = (id(model), id(tokenizer), prompt, n)
     if key not in _GREEDY:
-        encoded = tokenizer(prompt, return_tensors="pt").to(model.device)
-        with torch.no_grad():
-            out = model.generate(**encoded, max_new_tokens=n, do_sample=False)
-        _GREEDY[key] = out[0, encoded["input_ids"].shape[1]:].tolist()
+        _GREEDY[key] = continue_prompt(model, tokenizer, prompt, max_new_tokens=n, do_sample=False).tolist()
     return _GREEDY[key]
 
 
