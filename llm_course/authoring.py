@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -537,6 +538,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "readme":
         print("updated the course map in README.md" if update_readme(release) else "README.md's course map is up to date")
         return 0
+    if args.command == "run":
+        # The saved outputs and the README's times are the reference run's: on the CPU, one torch thread,
+        # as ./course.sh test runs them. Set either variable to run otherwise.
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        os.environ.setdefault("LLM_COURSE_DEVICE", "cpu")
     for src in sources(args.names):
         for path in build_one(src, release):
             if args.command == "run" and (args.lang is None or path.parent.name == args.lang):
