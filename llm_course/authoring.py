@@ -56,8 +56,8 @@ none means all.
 from __future__ import annotations
 
 import argparse
-import re
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
