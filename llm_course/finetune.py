@@ -351,16 +351,6 @@ def perplexity(model, dataset, batch_size: int = 4) -> Perplexity:
     return Perplexity(loss=total / count, n_tokens=count)
 
 
-def tokens_per_character(texts, tokenizer) -> float:
-    """How many tokens the tokenizer spends per character of ``texts`` (notebook 09)."""
-    texts = [texts] if isinstance(texts, str) else list(texts)
-    n_chars = sum(len(t) for t in texts)
-    if n_chars == 0:
-        raise ValueError(bilingual("글자가 없습니다.", "There are no characters."))
-    n_tokens = sum(len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"])
-    return n_tokens / n_chars
-
-
 def bits_per_character(loss: float, tokens_per_char: float) -> float:
     """Bits per character = (loss in nats per token / ln 2) × tokens per character (notebook 09).
 

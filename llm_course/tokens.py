@@ -297,7 +297,11 @@ def character_labels(tokenizer, ids) -> list[str]:
 
 def encode(tokenizer, text: str) -> list[int]:
     """Token ids of ``text`` without special tokens (notebook 01)."""
-    check_text(text)
+    return _encode(tokenizer, check_text(text))
+
+
+def _encode(tokenizer, text: str) -> list[int]:
+    """:func:`encode` without the check: also a line break or a space on its own, as a corpus holds them."""
     kind = _kind(tokenizer)
     if kind == "tiktoken":
         return tokenizer.encode_ordinary(text)
@@ -403,14 +407,20 @@ def ratio_summary(table: dict[str, list[tuple[int, int]]]) -> dict[str, dict[str
 
 
 def tokens_per_character(tokenizer, texts) -> float:
-    """Tokens per character over ``texts`` (a string or a list of strings), notebook 01.
+    """Tokens per character over ``texts`` (a string or a list of strings), notebooks 01 and 09.
 
-    Every character counts, spaces and punctuation included (``len`` of the
-    text), and special tokens do not: total tokens / total characters.
+    Every character counts, spaces, line breaks and punctuation included
+    (``len`` of the text), and special tokens do not: total tokens / total
+    characters. A list may hold lines that are only a line break (a corpus's
+    blank lines); an empty string, something not a string, or texts with
+    nothing but spaces are refused with :func:`check_text`'s message.
     """
     texts = [texts] if isinstance(texts, str) else list(texts)
-    characters = sum(len(check_text(t)) for t in texts)
-    return sum(count_tokens(tokenizer, t) for t in texts) / characters
+    for text in texts:
+        if not isinstance(text, str) or text == "":
+            check_text(text)
+    check_text("".join(texts))
+    return sum(len(_encode(tokenizer, t)) for t in texts) / sum(len(t) for t in texts)
 
 
 def is_hangul_syllable(ch: str) -> bool:

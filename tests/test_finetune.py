@@ -198,11 +198,18 @@ def test_bits_per_character():
 
 
 def test_tokens_per_character_shows_what_korean_costs(chat_tokenizer):
-    ko = finetune.tokens_per_character(finetune.corpus_lines("kolaw"), chat_tokenizer)
-    en = finetune.tokens_per_character(finetune.corpus_lines("tempest"), chat_tokenizer)
+    from llm_course import tokens
+
+    lines = finetune.corpus_lines("kolaw")
+    assert any(not line.strip() for line in lines), "the corpus has blank lines, which count as characters"
+    ko = tokens.tokens_per_character(chat_tokenizer, lines)
+    en = tokens.tokens_per_character(chat_tokenizer, finetune.corpus_lines("tempest"))
     assert 1.5 < ko < 2.5 and 0.2 < en < 0.4
-    with pytest.raises(ValueError):
-        finetune.tokens_per_character("", chat_tokenizer)
+    by_batch = sum(len(ids) for ids in chat_tokenizer(lines, add_special_tokens=False)["input_ids"])
+    assert ko == pytest.approx(by_batch / sum(len(line) for line in lines))  # what notebook 09 divides by
+    for bad in ("", "   ", ["\n", " "]):
+        with pytest.raises(ValueError):
+            tokens.tokens_per_character(chat_tokenizer, bad)
 
 
 # --------------------------------------------------------------------------
