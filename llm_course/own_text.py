@@ -32,6 +32,7 @@ from . import asset_path
 from .finetune import check_block_size as _check_block_range
 from .finetune import context_length
 from .i18n import bilingual, josa
+from .tokens import is_hangul_syllable
 
 SAMPLE_FILE = "own_text_sample_ko.txt"
 MODELS_ENV_VAR = "LLM_COURSE_MODELS"  # where default_save_dir keeps trained models, instead of ~/llm-course-models
@@ -53,7 +54,7 @@ def _looks_like_cp949(data: bytes) -> bool:
         text = data.decode("cp949")
     except UnicodeDecodeError:
         return False
-    return any("\uac00" <= ch <= "\ud7a3" for ch in text)
+    return any(is_hangul_syllable(ch) for ch in text)
 
 
 def read_text(path) -> str:
