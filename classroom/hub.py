@@ -460,7 +460,7 @@ def _instructor_cache(name: str) -> Path | None:
         from llm_course import models
 
         folder = models.cache_root() / name
-        return folder if models._cache_is_valid(folder) else None
+        return folder if models.cache._cache_is_valid(folder) else None
     except Exception:  # noqa: BLE001 - no usable copy: convert instead
         return None
 

@@ -3,11 +3,11 @@
 Each module holds one concern and names, in its docstring, the notebook that
 introduces it: ``env`` and ``models`` (00), ``checks`` (every notebook),
 ``viz`` (plots with Korean labels). Import the modules you need; importing
-the package itself is cheap and loads no model.
+the package itself is cheap, loads no model and changes nothing global: the
+notebook's setup cell (``env.print_report()``) switches on the hint for cells
+run out of order and the figures' Korean font.
 """
 
-import os
-import sys
 from pathlib import Path
 
 __version__ = "0.1.0"
@@ -47,22 +47,18 @@ def installed_package_dir(package: str) -> Path | None:
         return None
     return Path(list(found.submodule_search_locations)[0])
 
+def package_version(name: str) -> str:
+    """An installed distribution's version, or ``"not installed"`` (the environment report, the cache's marker)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
 # The one place the repository's address is written. The README's Colab badges
-# and the notebooks' first cell (via llm_course.authoring) are built from it.
+# and the notebooks' first cell (via llm_course_dev.authoring) are built from it.
 REPOSITORY = "llm-course-kr/llm-course"
 REPOSITORY_URL = f"https://github.com/{REPOSITORY}"
 
-
-# In a notebook, a NameError from running a cell before the cells above it
-# gets a hint in Korean and English (llm_course.hints).
-if "IPython" in sys.modules:
-    from . import hints as _hints
-
-    _hints.install()
-
-# The test suite audits, in every notebook kernel, that inputs follow the
-# model's device (see llm_course.devicecheck); learners never switch it on.
-if os.environ.get("LLM_COURSE_DEVICE_AUDIT") and "ipykernel" in sys.modules:
-    from . import devicecheck as _devicecheck
-
-    _devicecheck.start_if_requested()

@@ -10,9 +10,68 @@ device as a string (``"cpu"``, ``"cuda"``, ``"cuda:0"``, ``"mps"``) or a
 
 from __future__ import annotations
 
+import os
 import threading
 
 import torch
+
+
+DEVICE_ENV_VAR = "LLM_COURSE_DEVICE"
+
+
+def available_devices() -> list[str]:
+    """The devices torch can use here, best first: some of ``cuda``, ``mps``, and always ``cpu``."""
+    available = ["cpu"]
+    if torch.backends.mps.is_available():
+        available.insert(0, "mps")
+    if torch.cuda.is_available():
+        available.insert(0, "cuda")
+    return available
+
+
+def get_device(prefer: str | None = None) -> str:
+    """``"cuda"`` if a CUDA GPU is usable, else ``"mps"``, else ``"cpu"``.
+
+    ``prefer`` forces a choice (``"cpu"`` for a reproducible run on any
+    machine). Without it, the environment variable ``LLM_COURSE_DEVICE``
+    forces one for the whole course: the test suite sets it to ``cpu`` so
+    that outputs compared by nbval stay the same on a machine with a GPU.
+    Asking for a device that is not there raises a clear error, and so does
+    a GPU index the machine does not have (``"cuda:7"`` on a one-GPU machine).
+    """
+    from .i18n import bilingual, josa
+
+    available = available_devices()
+    source = "prefer="
+    if prefer is None:
+        prefer = os.environ.get(DEVICE_ENV_VAR, "").strip().lower() or None
+        source = f"{DEVICE_ENV_VAR}="
+    if prefer is None:
+        return available[0]
+    shown = josa(f"{prefer!r}({source}{prefer})", "을/를")
+    try:
+        device = torch.device(prefer)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(bilingual(
+            f"장치 이름 {shown} 알아볼 수 없습니다. 'cpu', 'cuda', 'cuda:0', 'mps'처럼 쓰세요. 여기서 쓸 수 있는 장치: "
+            f"{', '.join(available)}.",
+            f"Device {prefer!r} ({source}{prefer}) is not a device name; write it like 'cpu', 'cuda', 'cuda:0' "
+            f"or 'mps'. Available here: {', '.join(available)}.")) from None
+    if device.type not in available:
+        raise ValueError(bilingual(
+            f"장치 {shown} 여기서 쓸 수 없습니다. 쓸 수 있는 장치: {', '.join(available)}.",
+            f"Device {prefer!r} ({source}{prefer}) is not available here; available: {', '.join(available)}."))
+    if device.index is not None:
+        count = torch.cuda.device_count() if device.type == "cuda" else 1  # one CPU device, one MPS device
+        if device.index >= count:
+            indexes = ", ".join(f"{device.type}:{i}" for i in range(count))
+            raise ValueError(bilingual(
+                f"장치 {shown} 여기서 쓸 수 없습니다. 이 컴퓨터의 {device.type} 장치는 {count}개({indexes})이고 번호는 0부터 "
+                f"셉니다. {device.type!r}라고만 쓰면 첫 장치를 씁니다.",
+                f"Device {prefer!r} ({source}{prefer}) is not available here: this machine has {count} "
+                f"{device.type} device{'s' if count != 1 else ''} ({indexes}), numbered from 0. "
+                f"Plain {device.type!r} uses the first one."))
+    return prefer
 
 
 def device_type(device) -> str:

