@@ -179,9 +179,9 @@ case "${1:-}" in
         export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
         # Compared outputs were made on a CPU: stay there even where a GPU exists.
         export LLM_COURSE_DEVICE=${LLM_COURSE_DEVICE:-cpu}
-        # ... and audit that every input a lesson feeds a model follows model.device
-        # (llm_course.devicecheck), so a CPU run still finds what would break on a GPU.
-        export LLM_COURSE_DEVICE_AUDIT=1
+        # tests/conftest.py loads llm_course_dev.pytest_plugin: every unit test and every notebook
+        # kernel audits that each input a lesson feeds a model follows model.device, so a CPU
+        # run still finds what would break on a GPU.
         # Notebook 09 keeps the adapter it trains on a learner's text in ~/llm-course-models; a test
         # run keeps it inside the virtual environment instead, overwritten at every run.
         export LLM_COURSE_MODELS=${LLM_COURSE_MODELS:-$PWD/$VENV/llm-course-models}

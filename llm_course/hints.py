@@ -12,7 +12,7 @@ It is loaded two ways: ``import llm_course`` in a lesson's import cell loads it
 new kernel (``python -m llm_course prepare`` writes the IPython kernel config
 into ``.venv/etc/ipython``), so even the very first cell a learner runs gets it.
 Which cell makes which name comes from ``lesson_names.json``, written by
-``python -m llm_course.authoring build`` from the lessons' code.
+``python -m llm_course_dev.authoring build`` from the lessons' code.
 """
 
 from __future__ import annotations

@@ -1,11 +1,16 @@
 """Plot helpers shared by the notebooks, and Korean text in every figure.
 
+One module for every lesson's figures, in lesson order (01 to 09), because each
+needs the same font set-up and resolution before it draws; a lesson's section
+holds only its own figures.
+
 matplotlib's default font (DejaVu Sans) has no Hangul, so Korean labels come
 out as empty boxes with "Glyph ... missing" warnings. The PyPI package
 ``koreanize-matplotlib`` bundles the NanumGothic font (SIL Open Font
 License). We register its font files ourselves instead of importing the
 package, whose import uses ``distutils`` (gone since Python 3.12, which Colab
-runs). :func:`setup_fonts` runs once when this module is imported; every
+runs). :func:`setup_fonts` runs before a helper here draws its first figure (and from
+the notebook's setup cell, ``env.print_report()``), never at import; every
 helper here returns the figure it builds so tests and other code can use it.
 """
 
@@ -50,7 +55,16 @@ def setup_fonts() -> str:
     return KOREAN_FONT
 
 
-setup_fonts()
+def _korean_figure(draw):
+    """Decorator: the font is set up before the helper draws (idempotent)."""
+    import functools
+
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        setup_fonts()
+        return draw(*args, **kwargs)
+
+    return wrapper
 
 
 # --------------------------------------------------------------------------
@@ -58,6 +72,7 @@ setup_fonts()
 # --------------------------------------------------------------------------
 
 
+@_korean_figure
 def token_ratio_plot(table: dict[str, list[tuple[int, int]]], title: str | None = None):
     """Korean/English token ratios per tokenizer: one dot per sentence pair, a bar for the totals (notebook 01).
 
@@ -89,6 +104,7 @@ def token_ratio_plot(table: dict[str, list[tuple[int, int]]], title: str | None 
     return fig
 
 
+@_korean_figure
 def vocab_size_plot(vocab_sizes: list[int], counts: list[int], references: dict[str, int] | None = None,
                     title: str | None = None):
     """Token count of a text against the vocabulary size of a trained BPE (notebook 01).
@@ -114,107 +130,6 @@ def vocab_size_plot(vocab_sizes: list[int], counts: list[int], references: dict[
 
 
 # --------------------------------------------------------------------------
-# Notebook 03: attention heatmaps
-# --------------------------------------------------------------------------
-
-
-def _as_numpy(weights):
-    """A float NumPy array from a tensor on any device (a GPU on Colab), an array or a list."""
-    import numpy as np
-
-    return weights.detach().cpu().float().numpy() if hasattr(weights, "detach") else np.asarray(weights, dtype=float)
-
-
-def _draw_attention(ax, weights, tokens, title=None, *, vmax=None, label_size=8):
-    data = _as_numpy(weights)
-    if data.ndim != 2 or data.shape[0] != data.shape[1]:
-        raise ValueError(bilingual(f"어텐션 가중치는 (seq_len, seq_len) 정사각 행렬이어야 합니다. 들어온 모양: {data.shape}",
-                                   f"Attention weights must be a square (seq_len, seq_len) matrix; got shape {data.shape}."))
-    if tokens is not None and len(tokens) != data.shape[0]:
-        raise ValueError(bilingual(f"{data.shape[0]} x {data.shape[0]} 행렬에 토큰 이름이 {len(tokens)}개입니다. 행마다 하나씩 주세요.",
-                                   f"{len(tokens)} token labels for a {data.shape[0]} x {data.shape[0]} matrix."))
-    image = ax.imshow(data, cmap="viridis", vmin=0.0, vmax=vmax if vmax is not None else max(float(data.max()), 1e-9))
-    if tokens is not None:
-        ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=label_size)
-        ax.set_yticks(range(len(tokens)), tokens, fontsize=label_size)
-    ax.set_xlabel("key (attended to)", fontsize=label_size)
-    ax.set_ylabel("query (attending)", fontsize=label_size)
-    if title:
-        ax.set_title(title, fontsize=label_size + 2)
-    return image
-
-
-def attention_heatmap(weights, tokens=None, *, title=None, figsize=(5.5, 4.5)):
-    """One head's ``(seq_len, seq_len)`` attention weights as a heatmap with token labels. Notebook 03.
-
-    Row i shows where query token i looks; each row sums to 1. Returns the figure.
-    """
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=figsize)
-    image = _draw_attention(ax, weights, tokens, title)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    fig.tight_layout()
-    return fig
-
-
-def attention_heads_grid(attentions, tokens, layer: int, *, ncols: int = 3, figsize=(8, 8)):
-    """Every head of one layer side by side; ``attentions`` is ``(num_layers, num_heads, seq_len, seq_len)``. Notebook 03."""
-    import matplotlib.pyplot as plt
-
-    from .attention import check_layer_head
-
-    check_layer_head(attentions, layer, 0)
-    num_heads = attentions.shape[1]
-    nrows = -(-num_heads // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
-    show_labels = len(tokens) <= 16
-    for h, ax in enumerate(axes.flat):
-        if h >= num_heads:
-            ax.axis("off")
-            continue
-        _draw_attention(ax, attentions[layer, h], tokens if show_labels else None, f"layer {layer}, head {h}",
-                        vmax=1.0, label_size=6)
-        ax.set_xlabel("")
-        ax.set_ylabel("")
-    fig.tight_layout()
-    return fig
-
-
-def attention_side_by_side(left, left_tokens, right, right_tokens, *, titles=("", ""), figsize=(8, 4.2)):
-    """Two attention matrices next to each other (notebook 03: the decoder's causal mask against the encoder)."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=figsize)
-    for ax, weights, tokens, title in zip(axes, (left, right), (left_tokens, right_tokens), titles):
-        _draw_attention(ax, weights, tokens, title, vmax=1.0, label_size=7)
-    fig.tight_layout()
-    return fig
-
-
-def head_score_map(scores, *, title=None, figsize=(6, 5.5), mark=None):
-    """A ``(num_layers, num_heads)`` table of head scores as a heatmap; ``mark=(layer, head)`` circles one cell. Notebook 03."""
-    import matplotlib.pyplot as plt
-
-    data = _as_numpy(scores)
-    if data.ndim != 2:
-        raise ValueError(bilingual(f"헤드 점수는 (num_layers, num_heads) 표여야 합니다. 들어온 모양: {data.shape}",
-                                   f"Head scores must be a (num_layers, num_heads) table; got shape {data.shape}."))
-    fig, ax = plt.subplots(figsize=figsize)
-    image = ax.imshow(data, cmap="magma", aspect="auto", vmin=0.0, vmax=max(float(data.max()), 1e-9))
-    ax.set_xlabel("head")
-    ax.set_ylabel("layer")
-    ax.set_xticks(range(data.shape[1]))
-    if mark is not None:
-        ax.plot(mark[1], mark[0], marker="o", markersize=14, markerfacecolor="none", markeredgecolor="cyan", mew=2)
-    if title:
-        ax.set_title(title)
-    fig.colorbar(image, ax=ax)
-    fig.tight_layout()
-    return fig
-
-
-# --------------------------------------------------------------------------
 # Notebook 02: embeddings
 # --------------------------------------------------------------------------
 
@@ -223,6 +138,7 @@ def _short(text: str, width: int = 32) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+@_korean_figure
 def similarity_heatmap(matrix, labels, title: str = "cosine similarity"):
     """A square heatmap of pairwise similarities with the values written in (notebook 02)."""
     import numpy as np
@@ -250,6 +166,7 @@ def similarity_heatmap(matrix, labels, title: str = "cosine similarity"):
     return fig
 
 
+@_korean_figure
 def projection_scatter(coords, labels, groups, title: str = "2-D projection", explained=None):
     """Points of a 2-D projection, coloured by group and labelled with their text (notebook 02)."""
     import numpy as np
@@ -277,6 +194,7 @@ def projection_scatter(coords, labels, groups, title: str = "2-D projection", ex
     return fig
 
 
+@_korean_figure
 def position_pictures(learned_positions, rope_angles_cos, learned_by_distance, rope_by_distance):
     """What each kind of position information looks like, side by side (notebook 02).
 
@@ -313,10 +231,224 @@ def position_pictures(learned_positions, rope_angles_cos, learned_by_distance, r
 
 
 # --------------------------------------------------------------------------
+# Notebook 03: attention heatmaps
+# --------------------------------------------------------------------------
+
+
+def _as_numpy(weights):
+    """A float NumPy array from a tensor on any device (a GPU on Colab), an array or a list."""
+    import numpy as np
+
+    return weights.detach().cpu().float().numpy() if hasattr(weights, "detach") else np.asarray(weights, dtype=float)
+
+
+def _draw_attention(ax, weights, tokens, title=None, *, vmax=None, label_size=8):
+    data = _as_numpy(weights)
+    if data.ndim != 2 or data.shape[0] != data.shape[1]:
+        raise ValueError(bilingual(f"어텐션 가중치는 (seq_len, seq_len) 정사각 행렬이어야 합니다. 들어온 모양: {data.shape}",
+                                   f"Attention weights must be a square (seq_len, seq_len) matrix; got shape {data.shape}."))
+    if tokens is not None and len(tokens) != data.shape[0]:
+        raise ValueError(bilingual(f"{data.shape[0]} x {data.shape[0]} 행렬에 토큰 이름이 {len(tokens)}개입니다. 행마다 하나씩 주세요.",
+                                   f"{len(tokens)} token labels for a {data.shape[0]} x {data.shape[0]} matrix."))
+    image = ax.imshow(data, cmap="viridis", vmin=0.0, vmax=vmax if vmax is not None else max(float(data.max()), 1e-9))
+    if tokens is not None:
+        ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=label_size)
+        ax.set_yticks(range(len(tokens)), tokens, fontsize=label_size)
+    ax.set_xlabel("key (attended to)", fontsize=label_size)
+    ax.set_ylabel("query (attending)", fontsize=label_size)
+    if title:
+        ax.set_title(title, fontsize=label_size + 2)
+    return image
+
+
+@_korean_figure
+def attention_heatmap(weights, tokens=None, *, title=None, figsize=(5.5, 4.5)):
+    """One head's ``(seq_len, seq_len)`` attention weights as a heatmap with token labels. Notebook 03.
+
+    Row i shows where query token i looks; each row sums to 1. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=figsize)
+    image = _draw_attention(ax, weights, tokens, title)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    return fig
+
+
+@_korean_figure
+def attention_heads_grid(attentions, tokens, layer: int, *, ncols: int = 3, figsize=(8, 8)):
+    """Every head of one layer side by side; ``attentions`` is ``(num_layers, num_heads, seq_len, seq_len)``. Notebook 03."""
+    import matplotlib.pyplot as plt
+
+    from .attention import check_layer_head
+
+    check_layer_head(attentions, layer, 0)
+    num_heads = attentions.shape[1]
+    nrows = -(-num_heads // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
+    show_labels = len(tokens) <= 16
+    for h, ax in enumerate(axes.flat):
+        if h >= num_heads:
+            ax.axis("off")
+            continue
+        _draw_attention(ax, attentions[layer, h], tokens if show_labels else None, f"layer {layer}, head {h}",
+                        vmax=1.0, label_size=6)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    fig.tight_layout()
+    return fig
+
+
+@_korean_figure
+def attention_side_by_side(left, left_tokens, right, right_tokens, *, titles=("", ""), figsize=(8, 4.2)):
+    """Two attention matrices next to each other (notebook 03: the decoder's causal mask against the encoder)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=figsize)
+    for ax, weights, tokens, title in zip(axes, (left, right), (left_tokens, right_tokens), titles):
+        _draw_attention(ax, weights, tokens, title, vmax=1.0, label_size=7)
+    fig.tight_layout()
+    return fig
+
+
+@_korean_figure
+def head_score_map(scores, *, title=None, figsize=(6, 5.5), mark=None):
+    """A ``(num_layers, num_heads)`` table of head scores as a heatmap; ``mark=(layer, head)`` circles one cell. Notebook 03."""
+    import matplotlib.pyplot as plt
+
+    data = _as_numpy(scores)
+    if data.ndim != 2:
+        raise ValueError(bilingual(f"헤드 점수는 (num_layers, num_heads) 표여야 합니다. 들어온 모양: {data.shape}",
+                                   f"Head scores must be a (num_layers, num_heads) table; got shape {data.shape}."))
+    fig, ax = plt.subplots(figsize=figsize)
+    image = ax.imshow(data, cmap="magma", aspect="auto", vmin=0.0, vmax=max(float(data.max()), 1e-9))
+    ax.set_xlabel("head")
+    ax.set_ylabel("layer")
+    ax.set_xticks(range(data.shape[1]))
+    if mark is not None:
+        ax.plot(mark[1], mark[0], marker="o", markersize=14, markerfacecolor="none", markeredgecolor="cyan", mew=2)
+    if title:
+        ax.set_title(title)
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------
+# Notebook 04: the transformer block
+# --------------------------------------------------------------------------
+
+
+@_korean_figure
+def parameter_bars(counts: dict, *, title: str | None = None, figsize=(6.5, 3.4)):
+    """Parameters per component as bars, in millions, with each one's share written on top (notebook 04).
+
+    ``counts`` is :func:`llm_course.transformer.parameter_counts`'s result. Returns the figure.
+    """
+    from matplotlib import pyplot as plt
+
+    if not counts or sum(counts.values()) <= 0:
+        raise ValueError("No parameters to plot: pass transformer.parameter_counts(model).")
+    names, values = list(counts), [int(v) for v in counts.values()]
+    total = sum(values)
+    fig, ax = plt.subplots(figsize=figsize)
+    bars = ax.bar(range(len(values)), [v / 1e6 for v in values], color=[f"C{i}" for i in range(len(values))])
+    for bar, v in zip(bars, values):
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), f"{v / 1e6:.1f} M\n{v / total:.1%}",
+                ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylim(0, max(values) / 1e6 * 1.3)
+    ax.set_ylabel("파라미터 (parameters), M")
+    ax.set_title(title or f"파라미터는 어디에 있나 (where the {total / 1e6:.1f} M parameters live)")
+    fig.tight_layout()
+    plt.close(fig)  # the notebook shows the returned figure once
+    return fig
+
+
+@_korean_figure
+def residual_norm_plot(norms, labels, *, title: str | None = None, figsize=(7, 3.8)):
+    """The norm of the residual stream after each layer, one line per token, log scale (notebook 04).
+
+    ``norms`` is ``(num_layers + 1, seq_len)``: row 0 the embeddings, row k after k layers.
+    """
+    from matplotlib import pyplot as plt
+
+    data = _as_numpy(norms)
+    if data.ndim != 2 or data.shape[1] != len(labels):
+        raise ValueError(f"Need (num_layers + 1, seq_len) norms and one label per token; got shape {data.shape} "
+                         f"and {len(labels)} labels.")
+    fig, ax = plt.subplots(figsize=figsize)
+    for pos, label in enumerate(labels):
+        ax.plot(range(data.shape[0]), data[:, pos], marker=".", label=f"{pos}: {label!r}")
+    ax.set_yscale("log")
+    ax.set_xlabel("지나온 층의 수 (layers passed; 0 = embeddings)")
+    ax.set_ylabel("‖residual‖ (log)")
+    ax.set_title(title or "잔차 스트림의 크기 (norm of the residual stream)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+@_korean_figure
+def logit_lens_heatmap(top_probs, top_labels, position_labels, *, title: str | None = None, figsize=(7, 8.5)):
+    """The logit lens: the top token at every (layers passed, position), coloured by its probability (notebook 04).
+
+    ``top_probs`` is ``(num_layers + 1, seq_len)``; ``top_labels`` the same shape as nested lists of strings.
+    """
+    import numpy as np
+    from matplotlib import pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    data = _as_numpy(top_probs)
+    rows, cols = data.shape if data.ndim == 2 else (0, 0)
+    if data.ndim != 2 or len(top_labels) != rows or any(len(r) != cols for r in top_labels) \
+            or len(position_labels) != cols:
+        raise ValueError("Need (rows, positions) probabilities, the same shape of labels, and one label per position.")
+    fig, ax = plt.subplots(figsize=figsize)
+    cmap = ListedColormap(plt.get_cmap("YlOrBr")(np.linspace(0.0, 0.7, 256)))  # its light part: black text stays readable
+    image = ax.imshow(data, cmap=cmap, aspect="auto", vmin=0.0, vmax=1.0)
+    for r in range(rows):
+        for c in range(cols):
+            ax.text(c, r, _short(repr(top_labels[r][c]), 12), ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(cols), [repr(p) for p in position_labels], fontsize=8)
+    ax.set_yticks(range(rows), [str(r) for r in range(rows)], fontsize=7)
+    ax.set_xlabel("입력 위치 (input position): 여기서 예측하는 다음 토큰 (the next token predicted here)")
+    ax.set_ylabel("지나온 층의 수 (layers passed)")
+    ax.set_title(title or "로짓 렌즈 (logit lens): 층마다 1등 토큰 (top token per layer)")
+    fig.colorbar(image, ax=ax, fraction=0.046, label="1등 확률 (p of the top token)")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+@_korean_figure
+def token_rank_plot(ranks, token: str, *, title: str | None = None, figsize=(7, 3.2)):
+    """Place of one token in the logit lens after each layer (1 = the top token), log scale (notebook 04)."""
+    from matplotlib import pyplot as plt
+
+    data = _as_numpy(ranks)
+    if data.ndim != 1 or data.size == 0:
+        raise ValueError("Need one rank per layer (a 1-D sequence).")
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.plot(range(data.size), data, marker="o")
+    ax.set_yscale("log")
+    ax.invert_yaxis()  # the top token at the top
+    ax.set_xlabel("지나온 층의 수 (layers passed)")
+    ax.set_ylabel("순위 (rank), 1 = 1등")
+    ax.set_title(title or f"{token!r}의 순위 (rank of {token!r})")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+# --------------------------------------------------------------------------
 # Notebook 05: generation (next-token probabilities)
 # --------------------------------------------------------------------------
 
 
+@_korean_figure
 def token_probability_bars(pairs, *, title: str | None = None, figsize=(6.5, 3.6)):
     """Horizontal bars of ``(token text, probability)`` pairs, most likely on top (notebook 05).
 
@@ -342,6 +474,7 @@ def token_probability_bars(pairs, *, title: str | None = None, figsize=(6.5, 3.6
     return fig
 
 
+@_korean_figure
 def distribution_comparison(labels, series: dict, *, title: str | None = None, figsize=(8, 3.8)):
     """Grouped bars: the same tokens' probabilities under several settings (notebook 05).
 
@@ -369,6 +502,7 @@ def distribution_comparison(labels, series: dict, *, title: str | None = None, f
     return fig
 
 
+@_korean_figure
 def value_bars(names, values, *, title: str | None = None, ylabel: str = "", figsize=(6.5, 3.4), fmt="{:.0%}"):
     """One bar per named value with the value written on top (notebook 05: repetition per decoding setting)."""
     from matplotlib import pyplot as plt
@@ -396,6 +530,7 @@ def value_bars(names, values, *, title: str | None = None, ylabel: str = "", fig
 # --------------------------------------------------------------------------
 
 
+@_korean_figure
 def plot_accuracy_by_shots(rows: dict, n_test: int, series=("all", "en", "ko"), title: str | None = None):
     """Accuracy against the number of shots, one line per language, with chance level (notebook 06).
 
@@ -429,114 +564,11 @@ def plot_accuracy_by_shots(rows: dict, n_test: int, series=("all", "en", "ko"), 
 
 
 # --------------------------------------------------------------------------
-# Notebook 04: the transformer block
-# --------------------------------------------------------------------------
-
-
-def parameter_bars(counts: dict, *, title: str | None = None, figsize=(6.5, 3.4)):
-    """Parameters per component as bars, in millions, with each one's share written on top (notebook 04).
-
-    ``counts`` is :func:`llm_course.transformer.parameter_counts`'s result. Returns the figure.
-    """
-    from matplotlib import pyplot as plt
-
-    if not counts or sum(counts.values()) <= 0:
-        raise ValueError("No parameters to plot: pass transformer.parameter_counts(model).")
-    names, values = list(counts), [int(v) for v in counts.values()]
-    total = sum(values)
-    fig, ax = plt.subplots(figsize=figsize)
-    bars = ax.bar(range(len(values)), [v / 1e6 for v in values], color=[f"C{i}" for i in range(len(values))])
-    for bar, v in zip(bars, values):
-        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), f"{v / 1e6:.1f} M\n{v / total:.1%}",
-                ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(range(len(names)), names)
-    ax.set_ylim(0, max(values) / 1e6 * 1.3)
-    ax.set_ylabel("파라미터 (parameters), M")
-    ax.set_title(title or f"파라미터는 어디에 있나 (where the {total / 1e6:.1f} M parameters live)")
-    fig.tight_layout()
-    plt.close(fig)  # the notebook shows the returned figure once
-    return fig
-
-
-def residual_norm_plot(norms, labels, *, title: str | None = None, figsize=(7, 3.8)):
-    """The norm of the residual stream after each layer, one line per token, log scale (notebook 04).
-
-    ``norms`` is ``(num_layers + 1, seq_len)``: row 0 the embeddings, row k after k layers.
-    """
-    from matplotlib import pyplot as plt
-
-    data = _as_numpy(norms)
-    if data.ndim != 2 or data.shape[1] != len(labels):
-        raise ValueError(f"Need (num_layers + 1, seq_len) norms and one label per token; got shape {data.shape} "
-                         f"and {len(labels)} labels.")
-    fig, ax = plt.subplots(figsize=figsize)
-    for pos, label in enumerate(labels):
-        ax.plot(range(data.shape[0]), data[:, pos], marker=".", label=f"{pos}: {label!r}")
-    ax.set_yscale("log")
-    ax.set_xlabel("지나온 층의 수 (layers passed; 0 = embeddings)")
-    ax.set_ylabel("‖residual‖ (log)")
-    ax.set_title(title or "잔차 스트림의 크기 (norm of the residual stream)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
-
-
-def logit_lens_heatmap(top_probs, top_labels, position_labels, *, title: str | None = None, figsize=(7, 8.5)):
-    """The logit lens: the top token at every (layers passed, position), coloured by its probability (notebook 04).
-
-    ``top_probs`` is ``(num_layers + 1, seq_len)``; ``top_labels`` the same shape as nested lists of strings.
-    """
-    import numpy as np
-    from matplotlib import pyplot as plt
-    from matplotlib.colors import ListedColormap
-
-    data = _as_numpy(top_probs)
-    rows, cols = data.shape if data.ndim == 2 else (0, 0)
-    if data.ndim != 2 or len(top_labels) != rows or any(len(r) != cols for r in top_labels) \
-            or len(position_labels) != cols:
-        raise ValueError("Need (rows, positions) probabilities, the same shape of labels, and one label per position.")
-    fig, ax = plt.subplots(figsize=figsize)
-    cmap = ListedColormap(plt.get_cmap("YlOrBr")(np.linspace(0.0, 0.7, 256)))  # its light part: black text stays readable
-    image = ax.imshow(data, cmap=cmap, aspect="auto", vmin=0.0, vmax=1.0)
-    for r in range(rows):
-        for c in range(cols):
-            ax.text(c, r, _short(repr(top_labels[r][c]), 12), ha="center", va="center", fontsize=7)
-    ax.set_xticks(range(cols), [repr(p) for p in position_labels], fontsize=8)
-    ax.set_yticks(range(rows), [str(r) for r in range(rows)], fontsize=7)
-    ax.set_xlabel("입력 위치 (input position): 여기서 예측하는 다음 토큰 (the next token predicted here)")
-    ax.set_ylabel("지나온 층의 수 (layers passed)")
-    ax.set_title(title or "로짓 렌즈 (logit lens): 층마다 1등 토큰 (top token per layer)")
-    fig.colorbar(image, ax=ax, fraction=0.046, label="1등 확률 (p of the top token)")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
-
-
-def token_rank_plot(ranks, token: str, *, title: str | None = None, figsize=(7, 3.2)):
-    """Place of one token in the logit lens after each layer (1 = the top token), log scale (notebook 04)."""
-    from matplotlib import pyplot as plt
-
-    data = _as_numpy(ranks)
-    if data.ndim != 1 or data.size == 0:
-        raise ValueError("Need one rank per layer (a 1-D sequence).")
-    fig, ax = plt.subplots(figsize=figsize)
-    ax.plot(range(data.size), data, marker="o")
-    ax.set_yscale("log")
-    ax.invert_yaxis()  # the top token at the top
-    ax.set_xlabel("지나온 층의 수 (layers passed)")
-    ax.set_ylabel("순위 (rank), 1 = 1등")
-    ax.set_title(title or f"{token!r}의 순위 (rank of {token!r})")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
-
-
-# --------------------------------------------------------------------------
 # Notebook 08: quantization and memory
 # --------------------------------------------------------------------------
 
 
+@_korean_figure
 def footprint_perplexity_plot(rows: dict, *, baseline: str = "float32", title: str | None = None):
     """Perplexity against footprint, one point per precision and language, relative to ``baseline`` (notebook 08).
 
@@ -569,6 +601,7 @@ def footprint_perplexity_plot(rows: dict, *, baseline: str = "float32", title: s
     return fig
 
 
+@_korean_figure
 def quantization_error_plot(bits, series: dict, points: dict | None = None, *, title: str | None = None):
     """Reconstruction error against the number of bits, one line per method, log scale (notebook 08).
 
@@ -600,6 +633,7 @@ def quantization_error_plot(bits, series: dict, points: dict | None = None, *, t
     return fig
 
 
+@_korean_figure
 def router_heatmap(probs, tokens, *, top_k: int | None = None, title: str | None = None):
     """Router probabilities of one MoE layer, one row per token and one column per expert (notebook 08).
 
@@ -636,6 +670,7 @@ def router_heatmap(probs, tokens, *, top_k: int | None = None, title: str | None
 # --------------------------------------------------------------------------
 
 
+@_korean_figure
 def packing_picture(doc_lengths, block_size: int, *, max_blocks: int = 6, title: str | None = None,
                     figsize=(8, 3.4)):
     """How ``group_texts`` packs rows of different lengths into blocks of ``block_size`` tokens (notebook 09).
@@ -684,6 +719,7 @@ def packing_picture(doc_lengths, block_size: int, *, max_blocks: int = 6, title:
     return fig
 
 
+@_korean_figure
 def loss_curves(series: dict, *, title: str | None = None, ylabel: str = "손실 (loss)", figsize=(6.5, 3.6)):
     """Loss against training step, one line per named series (notebook 09).
 

@@ -30,7 +30,7 @@ version in pyproject.toml, so a notebook opened from a badge installs exactly
 the helpers it was built with. ``--repository OWNER/NAME`` and ``--ref REF``
 choose another (a fork, a branch); ``check`` takes the same options.
 
-Commands (``python -m llm_course.authoring ...``):
+Commands (``python -m llm_course_dev.authoring ...``):
 
 * ``build [NAMES]``: write the notebooks from their sources. Outputs of an
   existing notebook are kept only if all its code cells are unchanged, apart
@@ -42,7 +42,7 @@ Commands (``python -m llm_course.authoring ...``):
 * ``check``: exit non-zero if any notebook differs from its source, or if
   pyproject.toml and ``llm_course.__version__`` name different versions, or if
   the lessons disagree with their index ``notebooks/lessons.toml`` (titles, and
-  the cross-references between lessons: :mod:`llm_course.lessons`).
+  the cross-references between lessons: :mod:`llm_course_dev.lessons`).
 * ``readme``: rewrite only the README's course map.
 
 ``build`` and ``run`` also rewrite the course map in README.md (links, and
@@ -108,7 +108,7 @@ def project_version() -> str:
         import tomllib
 
         return tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]["version"]
-    from . import __version__
+    from llm_course import __version__
 
     return __version__
 
@@ -120,7 +120,7 @@ def release_tag(version: str | None = None) -> str:
 
 def default_release() -> Release:
     """``llm_course.REPOSITORY`` at the tag of the package version."""
-    from . import REPOSITORY
+    from llm_course import REPOSITORY
 
     return Release(REPOSITORY, release_tag())
 
@@ -215,9 +215,9 @@ def colab_install_cell(extras: tuple[str, ...] | list[str] = (), release: Releas
     The condition is :data:`llm_course.env.COLAB_CONDITION`, the test ``env.in_colab()`` makes: this
     cell runs before the course is installed, so it cannot import it.
     """
-    from .env import COLAB_CONDITION
-    from .finetune import CORPORA
-    from .models import DEFAULT_CHAT_MODEL, GEMMA_MODEL, REGISTRY
+    from llm_course.env import COLAB_CONDITION
+    from llm_course.finetune import CORPORA
+    from llm_course.models import DEFAULT_CHAT_MODEL, GEMMA_MODEL, REGISTRY
 
     release = release or default_release()
     unknown = [e for e in extras if e not in COLAB_EXTRAS]
@@ -470,8 +470,8 @@ def course_map(release: Release | None = None) -> str:
 
 def lesson_problems(names: list[str] | None = None) -> list[str]:
     """Where the lessons (all, or NAMES) disagree with notebooks/lessons.toml: a missing entry or another title
-    (:func:`llm_course.lessons.index_problems`), then the cross-references between lessons
-    (:func:`llm_course.lessons.cross_reference_problems`)."""
+    (:func:`llm_course_dev.lessons.index_problems`), then the cross-references between lessons
+    (:func:`llm_course_dev.lessons.cross_reference_problems`)."""
     texts = {src.stem: src.read_text(encoding="utf-8") for src in sources(names)}
     return lessons.index_problems(texts, complete=not names) + lessons.cross_reference_problems(texts)
 
@@ -501,12 +501,12 @@ def differs(src: Path, release: Release | None = None) -> list[str]:
         have = [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
         if want != have:
             problems.append(f"{path} differs from {src.name} built for {release or default_release()}: "
-                            "run `python -m llm_course.authoring build` (with the same --repository/--ref, if any)")
+                            "run `python -m llm_course_dev.authoring build` (with the same --repository/--ref, if any)")
     return problems
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m llm_course.authoring", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m llm_course_dev.authoring", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["build", "run", "check", "readme"])
     parser.add_argument("names", nargs="*")
     parser.add_argument("--lang", choices=LANGS, help="run only this language")
@@ -515,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
                              "(default: llm_course.REPOSITORY)")
     parser.add_argument("--ref", help="the git tag or branch they point to (default: v + pyproject.toml's version)")
     args = parser.parse_args(argv)
-    from . import REPOSITORY, __version__
+    from llm_course import REPOSITORY, __version__
 
     try:
         release = Release(args.repository or REPOSITORY, args.ref or release_tag())
@@ -529,9 +529,9 @@ def main(argv: list[str] | None = None) -> int:
         if MAP_START in README.read_text(encoding="utf-8") and \
                 f"{MAP_START}\n{course_map(release)}\n{MAP_END}" not in README.read_text(encoding="utf-8"):
             problems.append(f"README.md's course map is not the one for {release}: run "
-                            "`python -m llm_course.authoring build` (with the same --repository/--ref, if any)")
+                            "`python -m llm_course_dev.authoring build` (with the same --repository/--ref, if any)")
         if not NAMES_INDEX.exists() or NAMES_INDEX.read_text(encoding="utf-8") != names_index_text():
-            problems.append(f"{NAMES_INDEX.name} is out of date: run `python -m llm_course.authoring build`")
+            problems.append(f"{NAMES_INDEX.name} is out of date: run `python -m llm_course_dev.authoring build`")
         problems += lesson_problems(args.names)
         print("\n".join(problems) or "All notebooks match their sources.")
         return 1 if problems else 0

@@ -19,16 +19,19 @@ masks, what a hook catches inside a model) are theirs to place and are never mar
 A model that a lesson deliberately loads on the CPU (``models.load_model(device="cpu")``,
 to compare values exactly) is on the CPU on every machine and is not audited.
 
-It is switched on by the environment variable ``LLM_COURSE_DEVICE_AUDIT=1``
-in a notebook kernel (``./course.sh test`` sets it, so every notebook is
-audited while nbval runs it), and for every unit test (``tests/conftest.py``).
-Learners never see it.
+It is test instrumentation and lives outside the learner's package: the pytest
+plugin :mod:`llm_course_dev.pytest_plugin` switches it on for every unit test
+and, through an IPython start-up file, in every notebook kernel nbval starts
+(``LLM_COURSE_DEVICE_AUDIT=0`` leaves the kernels alone). While it is on,
+``models.load_model`` is wrapped so that a model loaded with ``device="cpu"``
+is pinned (left out). Learners never see it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import os
 import sys
 import weakref
@@ -36,7 +39,6 @@ import weakref
 import torch
 from torch.overrides import TorchFunctionMode
 
-AUDIT_ENV_VAR = "LLM_COURSE_DEVICE_AUDIT"
 
 _FACTORIES = ("tensor", "as_tensor", "asarray", "from_numpy", "scalar_tensor", "ones", "zeros", "full", "empty",
               "arange", "rand", "randn", "randint", "randperm", "linspace", "logspace", "eye", "tril_indices",
@@ -98,7 +100,7 @@ def _is_lesson_code(filename: str) -> bool:
     are neither marked nor checked; what the course package builds itself is.
     """
     if f"{os.sep}llm_course{os.sep}" in filename:
-        return "devicecheck" not in filename
+        return True
     return "ipykernel_" in filename or filename.startswith("<ipython-input")
 
 
@@ -269,6 +271,20 @@ def start_audit() -> None:
     PreTrainedModel.post_init = post_init
     torch.nn.Module.__call__ = audited(module_call, "", only_models=True)
     GenerationMixin.generate = audited(orig_generate, ".generate", only_models=False)
+
+    # A lesson that loads a model with device="cpu" wants it on the CPU on every machine: pin it.
+    from llm_course import models
+    from llm_course.models import load as models_load
+
+    saved["load_model"] = orig_load = models_load.load_model
+
+    def load_model(*args, **kwargs):
+        model = orig_load(*args, **kwargs)
+        if kwargs.get("device") == "cpu":
+            pinned_to_cpu(model)
+        return model
+
+    models.load_model = models_load.load_model = functools.wraps(orig_load)(load_model)
     mode = MarkFactories()
     mode.__enter__()
     saved["mode"] = mode
@@ -289,13 +305,9 @@ def stop_audit() -> None:
     torch.nn.Module.__call__ = saved.pop("Module.__call__")
     GenerationMixin.generate = saved.pop("GenerationMixin.generate")
     PreTrainedModel.post_init = saved.pop("PreTrainedModel.post_init")
+    from llm_course import models
+    from llm_course.models import load as models_load
+
+    models.load_model = models_load.load_model = saved.pop("load_model")
     saved.pop("mode").__exit__(None, None, None)
     _state.depth = 0
-
-
-def start_if_requested() -> bool:
-    """Start the audit when ``LLM_COURSE_DEVICE_AUDIT=1`` (the test suite's notebook kernels)."""
-    if os.environ.get(AUDIT_ENV_VAR, "").strip().lower() in {"1", "true", "yes", "on"}:
-        start_audit()
-        return True
-    return False

@@ -1,5 +1,5 @@
 """The course's lesson index, ``notebooks/lessons.toml``, and what the authoring tool makes of it
-(for authors, not learners: it reads the repository checkout, like :mod:`llm_course.authoring`).
+(for authors, not learners: it reads the repository checkout, like :mod:`llm_course_dev.authoring`).
 
 One index says which lessons there are, their titles, a line on what each shows, and which terms
 each one *defines* (KV cache → 06, logit → 04, perplexity → 08, LoRA → 09, ...). From it come:
@@ -7,7 +7,7 @@ each one *defines* (KV cache → 06, logit → 04, perplexity → 08, LoRA → 0
 * notebook 00's table of lessons: the placeholder ``{{LESSON_TABLE}}`` in a markdown block
   (:func:`lesson_table`, Korean in the Korean notebook, English in the English one);
 * the README's course map (:func:`course_map`, given the links and Colab badges to use);
-* two checks of the lessons' prose (``python -m llm_course.authoring check``):
+* two checks of the lessons' prose (``python -m llm_course_dev.authoring check``):
   :func:`index_problems` (every source has its entry and the same title) and
   :func:`cross_reference_problems`, which finds
 
@@ -24,7 +24,7 @@ each one *defines* (KV cache → 06, logit → 04, perplexity → 08, LoRA → 0
   ``NN_*.ipynb``, or a bare two-digit number 00-09 that is not part of a longer number
   ("05에서", "(05)", "01~07"). Only markdown prose is read (ko and en blocks, outside fenced code).
 
-No notebook uses this module: it serves the authoring tool (``llm_course.authoring``: ``build``,
+No notebook uses this module: it serves the authoring tool (``llm_course_dev.authoring``: ``build``,
 ``check`` and ``readme``, notebooks/AUTHORING.md). It runs a little over 400 lines because the index,
 the two tables made from it and the check of the prose against it are one idea; the check's rule,
 above, is small but needs its own reading of parentheses and lesson numbers.

@@ -13,6 +13,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The device audit (unit tests and notebook kernels) and the authoring tool live in llm_course_dev,
+# outside the learner's package (pyproject: pythonpath = ["."]).
+pytest_plugins = ["llm_course_dev.pytest_plugin"]
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "network: needs the machine's real network; never runs in CI "
@@ -28,18 +32,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "network" in item.keywords:
             item.add_marker(skip)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _inputs_follow_the_model_device():
-    """Every unit test runs under the device audit (llm_course.devicecheck): a helper of
-    the course that calls a model with a tensor it never moved to ``model.device`` fails
-    here on the CPU exactly where it would fail on a GPU. Notebook kernels get the same
-    audit from LLM_COURSE_DEVICE_AUDIT=1, which ./course.sh test sets."""
-    from llm_course import devicecheck
-
-    with devicecheck.device_audit():
-        yield
 
 
 @pytest.fixture(scope="session")

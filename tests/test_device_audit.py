@@ -1,23 +1,25 @@
-"""The device audit (llm_course.devicecheck) finds inputs that do not follow the model's device.
+"""The device audit (llm_course_dev.device_audit) finds inputs that do not follow the model's device.
 
 The test machine has only a CPU, where a forgotten ``.to(model.device)`` costs
 nothing; on Colab's GPU it is a crash. These tests show that the audit, which
-runs over every unit test (conftest.py) and every notebook kernel
-(``LLM_COURSE_DEVICE_AUDIT=1`` in ``./course.sh test``), catches the mistake in
+runs over every unit test and every notebook kernel (the pytest plugin
+``llm_course_dev.pytest_plugin``, loaded by conftest.py), catches the mistake in
 lesson code and in the course package, lets correct code through, and changes
 no result.
 """
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
 from transformers import pipeline
 
-from llm_course import devicecheck, models
+from llm_course import models
+from llm_course_dev import device_audit as devicecheck
 
 CELL = "/tmp/ipykernel_4242/1234567.py"  # how ipykernel names a notebook cell's code
-HELPER = os.path.join(os.path.dirname(devicecheck.__file__), "some_helper.py")
+HELPER = os.path.join(os.path.dirname(models.__file__), "some_helper.py")  # a file of the course package
 
 
 def run_as(filename, source, **namespace):
@@ -27,7 +29,7 @@ def run_as(filename, source, **namespace):
 
 
 def test_the_audit_is_on_during_the_unit_tests():
-    assert devicecheck._state.saved, "conftest.py should switch the audit on"
+    assert devicecheck._state.saved, "llm_course_dev.pytest_plugin should switch the audit on"
 
 
 @pytest.mark.parametrize("where", [CELL, HELPER], ids=["notebook cell", "course module"])
@@ -110,8 +112,35 @@ def test_models_loaded_under_the_audit_are_intact():
     assert torch.allclose(inv_freq, expected)
 
 
-def test_start_if_requested_follows_the_environment(monkeypatch):
-    monkeypatch.setenv(devicecheck.AUDIT_ENV_VAR, "0")
-    assert devicecheck.start_if_requested() is False
-    monkeypatch.setenv(devicecheck.AUDIT_ENV_VAR, "1")
-    assert devicecheck.start_if_requested() is True  # already on: idempotent
+def test_notebook_kernels_start_with_the_audit_on():
+    """The plugin's IPython start-up file (in the IPYTHONDIR kernels inherit) switches the audit on
+    before a notebook's first cell, and the learner's package has no part in it."""
+    from jupyter_client.manager import start_new_kernel
+
+    assert os.environ.get("IPYTHONDIR"), "llm_course_dev.pytest_plugin should set IPYTHONDIR for kernels"
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        code = ("import sys\n"
+                "from llm_course_dev import device_audit\n"
+                "print(bool(device_audit._state.saved), 'llm_course.hints' in sys.modules)")
+        lines = []
+        client.execute_interactive(code, timeout=120, output_hook=lambda m: lines.append(m["content"].get("text", "")))
+        assert "".join(lines).split()[0] == "True"
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def test_the_learner_package_never_imports_the_dev_tools():
+    import ast
+
+    package = Path(models.__file__).resolve().parent.parent
+    imported = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported.update((path.name, a.name) for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add((path.name, node.module))
+    assert imported, "the scan found no import at all"
+    assert [(f, m) for f, m in imported if m.split(".")[0] == "llm_course_dev"] == []

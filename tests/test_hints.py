@@ -8,7 +8,8 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from llm_course import authoring, hints
+from llm_course import hints
+from llm_course_dev import authoring
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,8 +29,8 @@ def traceback_text(errors) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(line for e in errors for line in e["traceback"]))
 
 
-def test_after_the_import_cell_a_name_error_says_to_run_the_cells_above():
-    errors = run_cells("import llm_course", "model.generate")
+def test_after_the_setup_cell_a_name_error_says_to_run_the_cells_above():
+    errors = run_cells("from llm_course import env\nenv.prepare_notebook()", "model.generate")
     text = traceback_text(errors)
     assert errors and errors[0]["ename"] == "NameError"
     assert "위쪽 셀을 먼저, 맨 위부터" in text and "Run the cells above first, from the top" in text
@@ -47,6 +48,28 @@ def test_a_fresh_kernel_of_the_course_environment_hints_from_the_first_cell(monk
     assert "Run the cells above first" in text
 
 
+def test_importing_the_package_changes_nothing_global_the_setup_cell_does():
+    """Colab's kernels have no course kernel config: there the setup cell (env.print_report(), which
+    calls env.prepare_notebook()) switches the hint and the figures' font on, and importing does not."""
+    import subprocess
+
+    code = """
+from IPython.core.interactiveshell import InteractiveShell
+import matplotlib
+shell = InteractiveShell.instance()
+before = list(matplotlib.rcParams["font.family"])
+import llm_course, llm_course.env, llm_course.models, llm_course.viz, llm_course.checks
+assert not shell.custom_exceptions, shell.custom_exceptions
+assert list(matplotlib.rcParams["font.family"]) == before, matplotlib.rcParams["font.family"]
+llm_course.env.prepare_notebook()
+assert NameError in shell.custom_exceptions
+assert list(matplotlib.rcParams["font.family"]) == ["NanumGothic"]
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
 def test_other_errors_are_left_alone():
     errors = run_cells("import llm_course", "1 / 0")
     assert errors[0]["ename"] == "ZeroDivisionError"
@@ -59,7 +82,7 @@ def test_the_index_says_which_cell_binds_a_name():
     code = [c["source"] for c in authoring.parse_source(
         (ROOT / "notebooks" / "src" / "00_setup.nbsrc").read_text(encoding="utf-8")) if c["type"] == "code"]
     assert "model = models.load_model(" in code[index["00_setup"]["model"][0] - 1]
-    assert hints.lesson_names() == index, "run `python -m llm_course.authoring build`"
+    assert hints.lesson_names() == index, "run `python -m llm_course_dev.authoring build`"
 
 
 def test_names_defined_covers_the_ways_a_cell_binds_names():

@@ -1,4 +1,4 @@
-"""The lesson index notebooks/lessons.toml (llm_course.lessons): notebook 00's table of lessons and
+"""The lesson index notebooks/lessons.toml (llm_course_dev.lessons): notebook 00's table of lessons and
 the README's course map are made from it, and the lessons' cross-references are checked against it.
 
 The cross-reference check of the real lessons is one test per lesson
@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from llm_course import authoring, lessons
+from llm_course_dev import authoring, lessons
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "notebooks" / "src").glob("*.nbsrc"))
@@ -125,7 +125,7 @@ def test_notebook_00_lists_the_lessons_of_the_index_in_each_language():
 def test_readme_course_map_is_what_the_index_renders():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     have = readme.split(authoring.MAP_START, 1)[1].split(authoring.MAP_END, 1)[0].strip("\n")
-    assert have == authoring.course_map(), "run `python -m llm_course.authoring readme`"
+    assert have == authoring.course_map(), "run `python -m llm_course_dev.authoring readme`"
     for lesson in INDEX:
         row = next(line for line in have.splitlines() if line.startswith(f"| {lesson.number} |"))
         for lang in lessons.LANGS:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_course import authoring
+from llm_course_dev import authoring
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "notebooks" / "src").glob("*.nbsrc"))
@@ -65,7 +65,7 @@ def test_korean_and_english_share_code_and_structure(src):
 def test_outputs_come_from_one_clean_run(path):
     nb = load(path)
     assert path.stat().st_size <= MAX_NOTEBOOK_BYTES, "trim outputs or figure resolution"
-    assert "widgets" not in nb["metadata"], "widget state saved: run `python -m llm_course.authoring run`"
+    assert "widgets" not in nb["metadata"], "widget state saved: run `python -m llm_course_dev.authoring run`"
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     counts = [c["execution_count"] for c in code]
     assert counts == list(range(1, len(code) + 1)), "outputs must come from one top-to-bottom run"
