@@ -36,9 +36,11 @@ DISPLAY_MAX_TOKENS = 40  # heatmaps with more labels than this are unreadable
 # --------------------------------------------------------------------------
 
 
-def context_length(model) -> int:
-    """The number of positions the model accepts (``max_position_embeddings``). Notebook 03."""
-    return int(getattr(model.config, "max_position_embeddings", 512))
+def context_length(model_or_config) -> int | None:
+    """The longest input a model was trained on, ``config.max_position_embeddings``; None if its config
+    does not say (notebooks 03 and 09; 01 reads the field itself)."""
+    config = getattr(model_or_config, "config", model_or_config)
+    return getattr(config, "max_position_embeddings", None)
 
 
 def require_eager(model) -> None:
@@ -65,7 +67,7 @@ def encode_text(tokenizer, text: str, model, max_tokens: int | None = None):
     limit = context_length(model)
     encoded = tokenizer(text, return_tensors="pt")
     n = encoded["input_ids"].shape[1]
-    if n > limit:
+    if limit is not None and n > limit:
         raise ValueError(bilingual(
             f"글이 {n}토큰인데 이 모델의 문맥은 최대 {limit}토큰입니다. 글을 줄이세요.",
             f"The text has {n} tokens but the model's context holds at most {limit}; shorten the text."))

@@ -28,6 +28,11 @@ notebook should not spell out every time, in the order the lesson uses them:
   half-trained weights.
 * **LoRA and memory**: :func:`lora_parameter_count` counts what ``peft`` will add,
   :func:`predicted_training_memory` is the 16-bytes-per-parameter rule.
+
+Why one module of about 700 lines: it is notebook 09 in the lesson's order, and its parts hand
+each other their objects (a corpus becomes blocks, blocks are scored before and after, a
+preset configures the run that trains on them); the shared pieces it uses live elsewhere
+(:mod:`llm_course.perplexity`, :mod:`llm_course.tables`, :mod:`llm_course.device`).
 """
 
 from __future__ import annotations
@@ -37,9 +42,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .device import PeakMemory, device_type, fast_bfloat16
 from . import installed_package_dir
+from .attention import context_length  # noqa: F401 - notebook 09 calls finetune.context_length
+from .device import PeakMemory, device_type, fast_bfloat16
 from .i18n import bilingual, josa
+from .perplexity import Perplexity
+from .tables import format_table  # noqa: F401 - notebook 09 prints its tables with finetune.format_table
 
 IGNORE_INDEX = -100  # label value that PyTorch's cross-entropy (and so every transformers loss) skips
 
@@ -175,10 +183,6 @@ def check_block_size(block_size, max_length: int | None = None) -> int:
     return block_size
 
 
-def context_length(model_or_config) -> int | None:
-    """The longest input a model was trained on: ``config.max_position_embeddings`` (notebook 09)."""
-    config = getattr(model_or_config, "config", model_or_config)
-    return getattr(config, "max_position_embeddings", None)
 
 
 def group_texts(examples: dict, block_size: int = 128) -> dict:
@@ -307,20 +311,6 @@ def causal_lm_loss(logits, labels, reduction: str = "mean"):
                            ignore_index=IGNORE_INDEX, reduction=reduction)
 
 
-@dataclass(frozen=True)
-class Perplexity:
-    """Mean cross-entropy (nats per token) over ``n_tokens`` predicted tokens, and its exp."""
-
-    loss: float
-    n_tokens: int
-
-    @property
-    def perplexity(self) -> float:
-        return math.exp(self.loss)
-
-    @property
-    def bits_per_token(self) -> float:
-        return self.loss / math.log(2)
 
 
 def perplexity(model, dataset, batch_size: int = 4) -> Perplexity:
@@ -348,7 +338,7 @@ def perplexity(model, dataset, batch_size: int = 4) -> Perplexity:
             total += float(causal_lm_loss(logits, labels, reduction="sum"))
             count += int((labels[:, 1:] != IGNORE_INDEX).sum())
     model.train(was_training)
-    return Perplexity(loss=total / count, n_tokens=count)
+    return Perplexity(nll=total, n_tokens=count)
 
 
 def bits_per_character(loss: float, tokens_per_char: float) -> float:
@@ -728,11 +718,3 @@ def predicted_training_memory(n_params: int, n_trainable: int | None = None, *, 
             "optimizer": n_trainable * optimizer_bytes}
 
 
-def format_table(headers: list[str], rows: list[list]) -> str:
-    """A plain-text table with aligned columns (numbers formatted by the caller) (notebook 09)."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.rjust(w) if n else c.ljust(w) for n, (c, w) in enumerate(zip(row, widths)))
-             for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)

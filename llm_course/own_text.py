@@ -30,7 +30,7 @@ from pathlib import Path
 
 from . import asset_path
 from .finetune import check_block_size as _check_block_range
-from .finetune import context_length
+from .attention import context_length
 from .i18n import bilingual, josa
 from .tokens import is_hangul_syllable
 

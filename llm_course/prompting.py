@@ -183,13 +183,11 @@ def summarize(predictions, reviews) -> dict[str, float]:
     return row
 
 
-def format_table(rows: dict, columns=("all", "en", "ko", "share positive"), key_name: str = "") -> str:
-    """A plain-text table of :func:`summarize` rows keyed by condition (shots, wording...)."""
-    width = max([len(key_name)] + [len(str(k)) for k in rows])
-    lines = [f"{key_name:<{width}}  " + "  ".join(f"{c:>14}" for c in columns)]
-    for key, row in rows.items():
-        lines.append(f"{str(key):<{width}}  " + "  ".join(f"{row[c]:>14.3f}" for c in columns))
-    return "\n".join(lines)
+def accuracy_table(rows: dict, columns=("all", "en", "ko", "share positive"), key_name: str = "") -> str:
+    """A plain-text table of :func:`summarize` rows keyed by condition (shots, wording...), three decimals."""
+    from .tables import format_table
+
+    return format_table([key_name, *columns], [[key, *(f"{row[c]:.3f}" for c in columns)] for key, row in rows.items()])
 
 
 def greedy_answers(model, tokenizer, prompts: list[str], max_new_tokens: int = 3) -> list[str]:

@@ -25,6 +25,9 @@ special tokens: they measure the text itself.
 
 (A little over 400 lines: the byte-level and byte-fallback decoding, the spans
 and the counts all serve notebook 01 and read best together.)
+
+Why one module of about 470 lines: every part is notebook 01's and reads the same byte-level
+alphabet (bytes → pieces → spans → counts → merges); split, each part would import the others.
 """
 
 from __future__ import annotations
@@ -99,26 +102,19 @@ def check_text(text) -> str:
 # --------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
 def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's table from each of the 256 byte values to a printable character.
+    """GPT-2's table from each of the 256 byte values to a printable character (notebook 01).
 
     Byte-level BPE vocabularies store tokens as strings of these characters:
     printable bytes stand for themselves and the others are shifted above
     U+0100, so a space (byte 32) is written ``Ġ`` and the first byte of many
-    Hangul syllables (0xEB) ``ë``. This is the published GPT-2 scheme, which
-    the ``tokenizers`` library's ``ByteLevel`` pre-tokenizer also uses.
+    Hangul syllables (0xEB) ``ë``. The table is transformers' own
+    (``transformers.convert_slow_tokenizer.bytes_to_unicode``), the one the
+    ``tokenizers`` library's ``ByteLevel`` pre-tokenizer uses too.
     """
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) \
-        + list(range(ord("®"), ord("ÿ") + 1))
-    chars = printable[:]
-    shift = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + shift)
-            shift += 1
-    return dict(zip(printable, map(chr, chars)))
+    from transformers.convert_slow_tokenizer import bytes_to_unicode as library_table
+
+    return library_table()
 
 
 @lru_cache(maxsize=1)

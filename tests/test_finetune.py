@@ -12,7 +12,7 @@ from datasets import Dataset, DatasetDict, load_dataset
 from transformers import (DataCollatorForLanguageModeling, LlamaConfig, LlamaForCausalLM, Trainer, TrainerCallback,
                           TrainingArguments)
 
-from llm_course import device, finetune, viz
+from llm_course import device, finetune, tables, viz
 
 # peft 0.21 calls a transformers 5.2x method that was renamed; the warning is for peft's authors.
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
@@ -312,7 +312,7 @@ def test_predicted_training_memory_is_16_bytes_per_parameter():
 
 
 def test_format_table():
-    text = finetune.format_table(["run", "ppl"], [["before", "9.89"], ["after", "5.95"]])
+    text = tables.format_table(["run", "ppl"], [["before", "9.89"], ["after", "5.95"]])
     lines = text.splitlines()
     assert lines[0].startswith("run") and set(lines[1]) <= {"-", " "} and lines[3].endswith("5.95")
     assert len({len(line) for line in lines}) == 1

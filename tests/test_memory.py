@@ -13,7 +13,7 @@ import bitsandbytes.functional as bnb_functional
 import pytest
 import torch
 
-from llm_course import memory, viz
+from llm_course import memory, perplexity, quantization, viz
 
 HANGUL = re.compile("[가-힣]")
 
@@ -223,10 +223,10 @@ def test_parameters_by_dtype_sees_packed_4bit(loaded):
 
 
 def test_missing_bitsandbytes_names_the_install_command(monkeypatch):
-    assert memory.require_bitsandbytes() == bnb.__version__
+    assert quantization.require_bitsandbytes() == bnb.__version__
     monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # import now raises ImportError
     with pytest.raises(ImportError) as err:
-        memory.require_bitsandbytes()
+        quantization.require_bitsandbytes()
     assert "pip install bitsandbytes" in bilingual_error(err)
 
 
@@ -250,17 +250,17 @@ def _codes_agree(ours, theirs, max_share=1e-4):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_row_wise_absmax_int8_equals_bitsandbytes(seed):
     w = random_weight(seed)
-    q, absmax = memory.absmax_quantize(w, dim=1)
+    q, absmax = quantization.absmax_quantize(w, dim=1)
     codes, scales, _ = bnb_functional.int8_vectorwise_quant(w.clone())
     _codes_agree(q, codes)
     torch.testing.assert_close(absmax.squeeze(1), scales, rtol=1e-6, atol=0)
-    back = memory.absmax_dequantize(q, absmax)
+    back = quantization.absmax_dequantize(q, absmax)
     assert (back - w).abs().max() <= absmax.max() / 127 / 2 + 1e-7  # at most half a step per value
 
 
 def test_int8_equals_what_a_loaded_linear8bitlt_stores(chat_model, loaded):
     w = chat_model.model.layers[3].self_attn.o_proj.weight.detach().half()  # bitsandbytes quantizes from float16
-    q, absmax = memory.absmax_quantize(w, dim=1)
+    q, absmax = quantization.absmax_quantize(w, dim=1)
     layer = loaded["int8"].model.layers[3].self_attn.o_proj
     _codes_agree(q, layer.weight.detach())
     scb = layer.weight.SCB if layer.weight.SCB is not None else layer.state.SCB
@@ -268,7 +268,7 @@ def test_int8_equals_what_a_loaded_linear8bitlt_stores(chat_model, loaded):
 
 
 def test_nf4_code_book_equals_bitsandbytes():
-    ours = memory.nf4_code_book()
+    ours = quantization.nf4_code_book()
     theirs = bnb_functional.get_4bit_type("nf4", device="cpu")
     # quantiles computed in float64 here, with scipy in bitsandbytes; stored in float32 in both
     torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-6)
@@ -278,25 +278,25 @@ def test_nf4_code_book_equals_bitsandbytes():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_blockwise_nf4_equals_bitsandbytes(seed):
     w = random_weight(seed)
-    codes, absmax = memory.nf4_quantize(w, blocksize=64)
+    codes, absmax = quantization.nf4_quantize(w, blocksize=64)
     packed, state = bnb_functional.quantize_4bit(w, blocksize=64, quant_type="nf4")
     torch.testing.assert_close(absmax, state.absmax, rtol=1e-6, atol=0)
     theirs = torch.stack([packed.reshape(-1) >> 4, packed.reshape(-1) & 0xF], dim=1).reshape(-1)
     _codes_agree(codes, theirs)
-    assert torch.equal(memory.pack_4bit(theirs), packed.reshape(-1))  # the same packing: first code in the high half
-    ours_back = memory.nf4_dequantize(codes, absmax, w.shape)
+    assert torch.equal(quantization.pack_4bit(theirs), packed.reshape(-1))  # the same packing: first code in the high half
+    ours_back = quantization.nf4_dequantize(codes, absmax, w.shape)
     torch.testing.assert_close(ours_back, bnb_functional.dequantize_4bit(packed, state), rtol=0, atol=1e-6)
 
 
 def test_nf4_equals_what_a_loaded_linear4bit_stores(chat_model, loaded):
     w = chat_model.model.layers[5].mlp.down_proj.weight.detach()
-    codes, absmax = memory.nf4_quantize(w)
+    codes, absmax = quantization.nf4_quantize(w)
     layer = loaded["nf4"].model.layers[5].mlp.down_proj
-    assert not memory.stored_layout(layer).packed_for_cpu  # no forward pass has run on it in this module
-    stored, stored_absmax = memory.stored_4bit(layer.weight)
+    assert not quantization.stored_layout(layer).packed_for_cpu  # no forward pass has run on it in this module
+    stored, stored_absmax = quantization.stored_4bit(layer.weight)
     assert torch.equal(stored, layer.weight.detach().reshape(-1))  # the standard layout is read as it is
-    _codes_agree(memory.pack_4bit(codes) >> 4, stored >> 4)
-    _codes_agree(memory.pack_4bit(codes) & 0xF, stored & 0xF)
+    _codes_agree(quantization.pack_4bit(codes) >> 4, stored >> 4)
+    _codes_agree(quantization.pack_4bit(codes) & 0xF, stored & 0xF)
     torch.testing.assert_close(absmax, stored_absmax, rtol=1e-6, atol=0)
 
 
@@ -309,17 +309,17 @@ def test_hand_written_nf4_equals_a_linear4bit_after_it_ran(chat_model):
     model = AutoModelForCausalLM.from_pretrained(models.model_path(), device_map="cpu",
                                                  **PRECISION_KWARGS["nf4"]()).eval()
     layer = model.model.layers[0].mlp.gate_proj
-    before, scales_before = memory.stored_layout(layer), memory.quantization_state_bytes(model)
+    before, scales_before = quantization.stored_layout(layer), memory.quantization_state_bytes(model)
     with torch.no_grad():
         model(torch.tensor([[1, 2, 3, 4]]))
-    after = memory.stored_layout(layer)
+    after = quantization.stored_layout(layer)
     # the path bitsandbytes reports is the path it took: repacked exactly where it has AVX-512-BF16
-    assert after.packed_for_cpu == memory.bitsandbytes_path("cpu").repacks_4bit
+    assert after.packed_for_cpu == quantization.bitsandbytes_path("cpu").repacks_4bit
     assert not before.packed_for_cpu and after.weight_bytes == before.weight_bytes
     w = chat_model.model.layers[0].mlp.gate_proj.weight.detach()
-    codes, absmax = memory.nf4_quantize(w)
-    stored, stored_absmax = memory.stored_4bit(layer.weight)
-    assert torch.equal(memory.pack_4bit(codes), stored)
+    codes, absmax = quantization.nf4_quantize(w)
+    stored, stored_absmax = quantization.stored_4bit(layer.weight)
+    assert torch.equal(quantization.pack_4bit(codes), stored)
     torch.testing.assert_close(absmax.to(stored_absmax.dtype).float(), stored_absmax.float(), rtol=1e-6, atol=0)
     weights = sum(m.weight.numel() * 2 for m in model.modules() if type(m).__name__ == "Linear4bit")
     assert scales_before == weights // 64 * 4
@@ -354,67 +354,67 @@ def _repack_for_cpu(layer):
 def test_stored_4bit_reads_both_cpu_layouts(seed, quant_type):
     w, layer = _linear4bit(seed, quant_type=quant_type)
     packed, state = bnb_functional.quantize_4bit(w, blocksize=64, quant_type=quant_type)
-    loaded = memory.stored_layout(layer)
+    loaded = quantization.stored_layout(layer)
     assert (loaded.kind, loaded.weight_dtype, loaded.weight_shape) == ("Params4bit", "uint8", (96 * 128 // 2, 1))
     assert (loaded.scale_dtype, loaded.scale_shape, loaded.scale_bytes) == ("float32", (96 * 128 // 64,), 192 * 4)
     assert not loaded.packed_for_cpu and not loaded.double_quant
-    codes, absmax = memory.stored_4bit(layer.weight)
+    codes, absmax = quantization.stored_4bit(layer.weight)
     assert torch.equal(codes, packed.reshape(-1)) and torch.equal(absmax, state.absmax)
 
     _repack_for_cpu(layer)
-    repacked = memory.stored_layout(layer)
+    repacked = quantization.stored_layout(layer)
     assert repacked.packed_for_cpu and repacked.weight_shape == (96, 64)
     assert repacked.weight_bytes == loaded.weight_bytes
     assert (repacked.scale_dtype, repacked.scale_shape, repacked.scale_bytes) == ("bfloat16", (2, 96), 192 * 2)
     assert not torch.equal(layer.weight.detach().reshape(-1), packed.reshape(-1))  # the bytes really moved
-    codes, absmax = memory.stored_4bit(layer.weight)
+    codes, absmax = quantization.stored_4bit(layer.weight)
     assert torch.equal(codes, packed.reshape(-1))  # ... and come back in the standard order
     assert absmax.dtype == torch.bfloat16 and torch.equal(absmax, state.absmax.to(torch.bfloat16))
-    assert memory.stored_layout(layer) == repacked  # reading it back left the layer as it was
-    change = memory.layout_change(loaded, repacked)
+    assert quantization.stored_layout(layer) == repacked  # reading it back left the layer as it was
+    change = quantization.layout_change(loaded, repacked)
     assert "bfloat16" in change and "(96, 64)" in change and HANGUL.search(change)
     assert "Double quantization" not in change
     if quant_type == "nf4":  # the notebook's hand-written NF4 against the repacked layer
-        ours, ours_absmax = memory.nf4_quantize(w)
-        assert torch.equal(memory.pack_4bit(ours), codes)
+        ours, ours_absmax = quantization.nf4_quantize(w)
+        assert torch.equal(quantization.pack_4bit(ours), codes)
         assert torch.equal(ours_absmax.to(torch.bfloat16), absmax)
 
 
 def test_repacking_undoes_double_quantization():
     w, layer = _linear4bit(3, double_quant=True, shape=(64, 1024))  # 1,024 blocks: 4 groups of 256 scales
-    loaded = memory.stored_layout(layer)
+    loaded = quantization.stored_layout(layer)
     assert loaded.double_quant and loaded.scale_dtype == "uint8"
     assert loaded.scale_bytes == memory.quantization_state_bytes(layer) == 1024 + 4 * 4 + 4
     exact = w.reshape(-1, 64).abs().amax(dim=1)
-    _, absmax = memory.stored_4bit(layer.weight)  # de-quantized 8-bit scales: close, not exact
+    _, absmax = quantization.stored_4bit(layer.weight)  # de-quantized 8-bit scales: close, not exact
     assert absmax.dtype == torch.float32 and ((absmax - exact).abs() / exact).max() < 0.05
     _repack_for_cpu(layer)
-    repacked = memory.stored_layout(layer)
+    repacked = quantization.stored_layout(layer)
     assert not repacked.double_quant and repacked.scale_dtype == "bfloat16"
     assert repacked.scale_bytes == memory.quantization_state_bytes(layer) == 1024 * 2  # more than double quant's
-    assert "Double quantization is undone" in memory.layout_change(loaded, repacked)
-    codes, _ = memory.stored_4bit(layer.weight)
+    assert "Double quantization is undone" in quantization.layout_change(loaded, repacked)
+    codes, _ = quantization.stored_4bit(layer.weight)
     assert torch.equal(codes, bnb_functional.quantize_4bit(w, blocksize=64, quant_type="nf4")[0].reshape(-1))
 
 
 def test_stored_layout_of_other_layers(chat_model, loaded):
-    plain = memory.stored_layout(chat_model.model.layers[0].mlp.gate_proj)
+    plain = quantization.stored_layout(chat_model.model.layers[0].mlp.gate_proj)
     assert (plain.kind, plain.weight_dtype, plain.scale_dtype, plain.scale_bytes) == ("Parameter", "float32", None, 0)
-    assert memory.layout_change(plain, plain).startswith("첫 순전파 뒤에도")
-    int8 = memory.stored_layout(loaded["int8"].model.layers[0].mlp.gate_proj)
+    assert quantization.layout_change(plain, plain).startswith("첫 순전파 뒤에도")
+    int8 = quantization.stored_layout(loaded["int8"].model.layers[0].mlp.gate_proj)
     assert (int8.weight_dtype, int8.scale_dtype, int8.scale_shape) == ("int8", "float32", (1536,))
     with pytest.raises(ValueError) as err:
-        memory.stored_4bit(chat_model.model.layers[0].mlp.gate_proj.weight)
+        quantization.stored_4bit(chat_model.model.layers[0].mlp.gate_proj.weight)
     assert "Params4bit" in bilingual_error(err)
     with pytest.raises(ValueError) as err:
-        memory.stored_layout(torch.nn.ReLU())
+        quantization.stored_layout(torch.nn.ReLU())
     bilingual_error(err)
 
 
 def test_bitsandbytes_path_reports_what_bitsandbytes_decides():
     from bitsandbytes.backends.cpu import ops as cpu_ops
 
-    path = memory.bitsandbytes_path("cpu")
+    path = quantization.bitsandbytes_path("cpu")
     assert path.device_type == "cpu" and path.cpu_capability == torch.backends.cpu.get_cpu_capability()
     assert path.avx512_bf16 == bool(bnb_functional.has_avx512bf16()) == path.repacks_4bit
     assert path.int8_int_mm == cpu_ops._has_avx512
@@ -423,11 +423,11 @@ def test_bitsandbytes_path_reports_what_bitsandbytes_decides():
     for avx512_bf16 in (False, True):
         for int_mm in (False, True):
             for hub in (False, True):
-                text = str(memory.BitsandbytesPath("cpu", "AVX2", avx512_bf16, int_mm, hub, avx512_bf16))
+                text = str(quantization.BitsandbytesPath("cpu", "AVX2", avx512_bf16, int_mm, hub, avx512_bf16))
                 assert HANGUL.search(text) and "4-bit" in text and "4비트" in text
                 assert ("packing_format_for_cpu" in text) == avx512_bf16 and ("torch._int_mm" in text) == int_mm
-    assert "CUDA" in str(memory.BitsandbytesPath("cuda", None, False, False, False, True))
-    assert not memory.BitsandbytesPath("cuda", None, True, False, False, True).repacks_4bit
+    assert "CUDA" in str(quantization.BitsandbytesPath("cuda", None, False, False, False, True))
+    assert not quantization.BitsandbytesPath("cuda", None, True, False, False, True).repacks_4bit
 
 
 def test_the_hub_kernel_notice_is_dropped_at_its_logger():
@@ -446,39 +446,39 @@ def test_the_hub_kernel_notice_is_dropped_at_its_logger():
 
 def test_nf4_code_book_follows_the_input_device():
     x = torch.empty(4, 64, device="meta")
-    codes, absmax = memory.nf4_quantize(x)
+    codes, absmax = quantization.nf4_quantize(x)
     assert codes.device.type == absmax.device.type == "meta"
-    assert memory.nf4_dequantize(codes, absmax, x.shape).device.type == "meta"
-    codes, absmax = memory.nf4_quantize(random_weight(0))
-    assert codes.device.type == "cpu" and memory.nf4_dequantize(codes, absmax, (384, 256)).device.type == "cpu"
+    assert quantization.nf4_dequantize(codes, absmax, x.shape).device.type == "meta"
+    codes, absmax = quantization.nf4_quantize(random_weight(0))
+    assert codes.device.type == "cpu" and quantization.nf4_dequantize(codes, absmax, (384, 256)).device.type == "cpu"
 
 
 def test_absmax_per_tensor_and_zeropoint_round_trips():
     w = random_weight(5) + 0.01  # a little lopsided
-    q, absmax = memory.absmax_quantize(w)
+    q, absmax = quantization.absmax_quantize(w)
     assert q.dtype == torch.int8 and q.abs().max() == 127 and absmax.ndim == 0
-    q, scale, zero = memory.zeropoint_quantize(w, dim=1)
+    q, scale, zero = quantization.zeropoint_quantize(w, dim=1)
     assert (q.amin(dim=1) <= -127).all() and (q.amax(dim=1) >= 126).all()  # every row uses the whole range
-    back = memory.zeropoint_dequantize(q, scale, zero)
+    back = quantization.zeropoint_dequantize(q, scale, zero)
     # half a step from rounding; at the ends of the range the integer zero point can add the other half
     assert ((back - w).abs() <= scale * 1.0001).all()
     # fewer bits, more error; finer scales, less error
-    errors = [memory.relative_error(w, memory.blockwise_absmax_roundtrip(w, b)) for b in (2, 3, 4, 8)]
+    errors = [quantization.relative_error(w, quantization.blockwise_absmax_roundtrip(w, b)) for b in (2, 3, 4, 8)]
     assert errors == sorted(errors, reverse=True)
-    per_tensor = memory.relative_error(w, memory.absmax_dequantize(*memory.absmax_quantize(w, bits=4), bits=4))
-    assert memory.relative_error(w, memory.blockwise_absmax_roundtrip(w, 4)) < per_tensor
+    per_tensor = quantization.relative_error(w, quantization.absmax_dequantize(*quantization.absmax_quantize(w, bits=4), bits=4))
+    assert quantization.relative_error(w, quantization.blockwise_absmax_roundtrip(w, 4)) < per_tensor
 
 
 @pytest.mark.parametrize("bad", [1, 9, 4.0, True])
 def test_bits_must_be_between_2_and_8(bad):
     with pytest.raises(ValueError) as err:
-        memory.absmax_quantize(torch.ones(4), bits=bad)
+        quantization.absmax_quantize(torch.ones(4), bits=bad)
     assert "2" in bilingual_error(err) and "8" in str(err.value)
 
 
 def test_blocks_must_divide_the_tensor():
     with pytest.raises(ValueError) as err:
-        memory.nf4_quantize(torch.ones(100), blocksize=64)
+        quantization.nf4_quantize(torch.ones(100), blocksize=64)
     bilingual_error(err)
 
 
@@ -571,16 +571,16 @@ def _direct_nll(model, ids):
 
 
 def test_one_window_equals_the_plain_loss(chat_model, chat_tokenizer):
-    ids = memory.text_ids(chat_tokenizer, memory.heldout_text("en"))
-    nll, n, windows = memory.sliding_window_nll(chat_model, ids, max_length=512, stride=256)
+    ids = perplexity.text_ids(chat_tokenizer, perplexity.heldout_text("en"))
+    nll, n, windows = perplexity.sliding_window_nll(chat_model, ids, max_length=512, stride=256)
     assert (n, windows) == (ids.shape[1] - 1, 1)
     assert nll == pytest.approx(_direct_nll(chat_model, ids), rel=1e-5)
 
 
 @pytest.mark.parametrize("max_length, stride", [(64, 32), (64, 63), (100, 37)])
 def test_every_token_is_scored_once(chat_model, chat_tokenizer, max_length, stride):
-    ids = memory.text_ids(chat_tokenizer, memory.heldout_text("ko"))
-    nll, n, windows = memory.sliding_window_nll(chat_model, ids, max_length=max_length, stride=stride)
+    ids = perplexity.text_ids(chat_tokenizer, perplexity.heldout_text("ko"))
+    nll, n, windows = perplexity.sliding_window_nll(chat_model, ids, max_length=max_length, stride=stride)
     assert n == ids.shape[1] - 1 and windows > 1
 
 
@@ -588,7 +588,7 @@ def test_sliding_window_equals_scoring_each_token_with_its_own_context(chat_mode
     """A reference that runs the model once per token, on exactly the context its window gives it."""
     ids = torch.arange(200, 224)[None]  # 24 tokens
     max_length, stride = 10, 6
-    nll, n, windows = memory.sliding_window_nll(chat_model, ids, max_length=max_length, stride=stride)
+    nll, n, windows = perplexity.sliding_window_nll(chat_model, ids, max_length=max_length, stride=stride)
     reference, scored_until = 0.0, 1
     for begin in range(0, ids.shape[1], stride):
         end = min(begin + max_length, ids.shape[1])
@@ -605,29 +605,29 @@ def test_sliding_window_equals_scoring_each_token_with_its_own_context(chat_mode
 
 def test_sliding_window_rejects_a_stride_as_long_as_the_window(chat_model):
     with pytest.raises(ValueError) as err:
-        memory.sliding_window_nll(chat_model, torch.tensor([[1, 2, 3]]), max_length=4, stride=4)
+        perplexity.sliding_window_nll(chat_model, torch.tensor([[1, 2, 3]]), max_length=4, stride=4)
     assert "1 ~ 3" in bilingual_error(err)
 
 
 def test_text_perplexity_in_bits_per_character_and_byte(chat_model, chat_tokenizer):
-    text = memory.heldout_text("ko")
-    score = memory.text_perplexity(chat_model, chat_tokenizer, text)
+    text = perplexity.heldout_text("ko")
+    score = perplexity.text_perplexity(chat_model, chat_tokenizer, text)
     assert score.characters == len(text) and score.utf8_bytes == len(text.encode("utf-8"))
     assert score.bits_per_character == pytest.approx(score.nll / math.log(2) / len(text))
     assert score.bits_per_byte < score.bits_per_character  # a Hangul syllable takes 3 bytes
-    assert score.perplexity == pytest.approx(math.exp(score.nll / score.tokens))
+    assert score.perplexity == pytest.approx(math.exp(score.nll / score.n_tokens))
 
 
 def test_heldout_texts():
     for lang in ("ko", "en"):
-        text = memory.heldout_text(lang)
+        text = perplexity.heldout_text(lang)
         assert len(text) > 50 and not any(line.startswith("#") for line in text.splitlines())
-    assert HANGUL.search(memory.heldout_text("ko")) and not HANGUL.search(memory.heldout_text("en"))
+    assert HANGUL.search(perplexity.heldout_text("ko")) and not HANGUL.search(perplexity.heldout_text("en"))
     with pytest.raises(ValueError) as err:
-        memory.heldout_text("fr")
+        perplexity.heldout_text("fr")
     bilingual_error(err)
     with pytest.raises(ValueError):
-        memory.text_ids(None, "  ")
+        perplexity.text_ids(None, "  ")
 
 
 # --------------------------------------------------------------------------

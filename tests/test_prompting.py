@@ -106,7 +106,7 @@ def test_summarize_and_table():
     gold = [R("en", "positive"), R("en", "negative"), R("ko", "positive"), R("ko", "negative")]
     row = prompting.summarize(["positive", "positive", "positive", "negative"], gold)
     assert row == {"all": 0.75, "en": 0.5, "ko": 1.0, "share positive": 0.75}
-    assert "0.750" in prompting.format_table({0: row}, key_name="shots")
+    assert "0.750" in prompting.accuracy_table({0: row}, key_name="shots")
 
 
 def test_accuracy_plot_returns_a_figure():

@@ -14,6 +14,9 @@ A self-check has two kinds of input, and blames each on its own party:
 
 Any other exception is a bug in the check itself and propagates, so a test
 that feeds a check junk can fail. Messages are bilingual: Korean first.
+
+Why one module of about 420 lines: the verdicts, the answer readers and the reference
+validators are one contract that every lesson's checks module relies on together.
 """
 
 from __future__ import annotations

@@ -143,13 +143,13 @@ def quantization_absmax_by_hand(answer, values) -> CheckResult:
     """Exercise 08.4: the int8 codes of ``values`` under absmax quantization (one scale for all)."""
     import torch
 
-    from .. import memory
+    from .. import quantization
 
     x = _values(values)
     if answer is None:
         return not_answered("`my_codes`에 int8 코드 목록을 넣으세요.",
                             "put the list of int8 codes into `my_codes`.")
-    truth = memory.absmax_quantize(x)[0].tolist()
+    truth = quantization.absmax_quantize(x)[0].tolist()
     given = as_int_list(answer, length=len(truth))
     absmax = float(x.abs().max())
     truncated = torch.trunc(x * (127 / absmax)).to(torch.int64).tolist()
