@@ -131,8 +131,11 @@ def memory_in_use(device) -> int:
     return _rss()
 
 
-def memory_label(device, lang: str = "en") -> str:
-    """What :func:`memory_in_use` and :class:`PeakMemory` measure on ``device``, for printing beside the number."""
+def memory_label(device, lang: str | None = None) -> str:
+    """What :func:`memory_in_use` and :class:`PeakMemory` measure on ``device``, for printing beside the number.
+
+    ``lang`` defaults to the running notebook's language (:func:`llm_course.i18n.label`).
+    """
     kind = device_type(device)
     labels = {
         "cuda": ("GPU 메모리(CUDA 할당기가 텐서에 내준 양)", "GPU memory (tensors in CUDA's allocator)"),
@@ -140,6 +143,10 @@ def memory_label(device, lang: str = "en") -> str:
         "cpu": ("프로세스 메모리(RSS)", "process memory (RSS)"),
     }
     ko, en = labels.get(kind, labels["cpu"])
+    if lang is None:
+        from .i18n import label
+
+        return label(ko, en)
     return ko if lang == "ko" else en
 
 

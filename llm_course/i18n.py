@@ -1,8 +1,12 @@
 """Korean and English side by side: bilingual messages and Korean particles.
 
-Every message a learner can see (an exercise's verdict, an error from the
-course package) is written twice, Korean first and English on the next line,
-because the Korean and English notebooks share identical code.
+The Korean and English notebooks share identical code, so what the course
+prints is chosen when it runs, by :func:`lesson_language`: the Korean notebook
+prints Korean (``say``, ``label``), the English one English. Where the language
+cannot be known (Colab, whose kernel does not know which notebook it runs; a
+script) a message shows both languages, Korean first, and a label shows
+English. Errors the course raises are always bilingual (:func:`bilingual`): an
+error can travel far from the notebook that caused it.
 
 Korean particles depend on how the word before them *sounds*: 은/이/을/과/으로
 after a final consonant (받침), 는/가/를/와/로 after a vowel, and 로 also after
@@ -14,7 +18,9 @@ a Korean instructor would say them aloud. Used by ``checks`` in every notebook.
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 # The pairs this module knows, written (after a consonant, after a vowel).
 _PAIRS = {
@@ -138,3 +144,42 @@ def josa(word, pair: str) -> str:
 def bilingual(ko: str, en: str) -> str:
     """One message in both languages: Korean first, English on the next line."""
     return f"{ko}\n{en}"
+
+
+LANG_ENV_VAR = "LLM_COURSE_LANG"
+LANGUAGES = ("ko", "en")
+
+
+def lesson_language() -> str | None:
+    """``"ko"`` or ``"en"``: the language of the notebook that is running, or None if it cannot be known.
+
+    ``LLM_COURSE_LANG=ko|en`` decides (``both`` for both). Otherwise the kernel's working
+    folder does: JupyterLab, nbval and the course's authoring tool start a notebook's kernel
+    in the notebook's own folder, ``notebooks/ko`` or ``notebooks/en``. Colab's kernel
+    runs in ``/content`` whichever notebook it opened, so there it is None.
+    """
+    forced = os.environ.get(LANG_ENV_VAR, "").strip().lower()
+    if forced in LANGUAGES:
+        return forced
+    if forced:
+        return None
+    folder = Path.cwd().name
+    return folder if folder in LANGUAGES else None
+
+
+def say(ko: str, en: str) -> str:
+    """A message in the running notebook's language; both (Korean first) where it cannot be known."""
+    lang = lesson_language()
+    if lang == "ko":
+        return ko
+    if lang == "en":
+        return en
+    return bilingual(ko, en)
+
+
+def label(ko: str, en: str) -> str:
+    """A short label (a table's header, the start of a printed line) in the notebook's language; English where unknown.
+
+    A label sits inside a line or a table, where two languages would break the layout.
+    """
+    return ko if lesson_language() == "ko" else en

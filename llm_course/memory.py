@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import torch
 
 from .device import synchronize
-from .i18n import bilingual, josa
+from .i18n import bilingual, josa, say
 from .validation import named, positive_int
 
 # --------------------------------------------------------------------------
@@ -622,7 +622,7 @@ def compare_speeds(measured: dict, *, reference: str = "float32", unit: str = "t
         else:
             ko.append(f"- {josa(name, '은/는')} {reference}보다 느렸습니다({numbers_ko}).")
             en.append(f"- {name} was slower than {reference} ({numbers_en}).")
-    return bilingual("\n".join(ko), "\n".join(en))
+    return say("\n".join(ko), "\n".join(en))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from .device import device_type, fast_bfloat16
-from .i18n import bilingual
+from .i18n import bilingual, say
 from .memory import BNB_BLOCKSIZE, quiet_hub_kernel_notice, row_scales, scale_bytes, tensor_bytes
 from .validation import positive_int
 
@@ -71,12 +71,12 @@ class BitsandbytesPath:
 
     def __str__(self) -> str:
         if self.device_type == "cuda":
-            return bilingual(
+            return say(
                 "bitsandbytes: CUDA 커널. int8은 LLM.int8() 행렬곱, 4비트는 가중치를 읽으면서 풀어 곱하는 융합 커널(fused kernel)입니다.",
                 "bitsandbytes: CUDA kernels. int8 runs LLM.int8()'s matrix product; 4-bit a fused kernel that "
                 "de-quantizes the weights as it reads them.")
         if self.device_type != "cpu":
-            return bilingual(f"bitsandbytes: {self.device_type} 백엔드의 커널을 씁니다.",
+            return say(f"bitsandbytes: {self.device_type} 백엔드의 커널을 씁니다.",
                              f"bitsandbytes: the kernels of its {self.device_type} back end.")
         ko, en = [f"CPU 명령어 수준(capability) {self.cpu_capability}, AVX-512-BF16: {'있음' if self.avx512_bf16 else '없음'}"], \
             [f"CPU capability {self.cpu_capability}, AVX-512-BF16: {'yes' if self.avx512_bf16 else 'no'}"]
@@ -112,7 +112,7 @@ class BitsandbytesPath:
             ko.append("bfloat16 연산(torch): oneDNN에 이 CPU용 bfloat16 경로가 없어, float32로 바꿔 가며 느리게 계산합니다.")
             en.append("bfloat16 arithmetic (torch): oneDNN has no bfloat16 path for this CPU, so it computes slowly, "
                       "through float32.")
-        return bilingual("\n".join(ko), "\n".join(en))
+        return say("\n".join(ko), "\n".join(en))
 
 
 def bitsandbytes_path(device="cpu") -> BitsandbytesPath:
@@ -210,7 +210,7 @@ def layout_change(before: StoredLayout, after: StoredLayout) -> str:
         dq_ko = " 이중 양자화도 풀려 8비트 스케일이 bfloat16이 되었습니다." if before.double_quant and not after.double_quant else ""
         dq_en = " Double quantization is undone (8-bit scales became bfloat16)." if before.double_quant \
             and not after.double_quant else ""
-        return bilingual(
+        return say(
             f"첫 순전파에서 bitsandbytes가 이 층을 CPU용 배열로 다시 담았습니다: 가중치 {before.weight_dtype} "
             f"{before.weight_shape} → {after.weight_shape}, 바이트 수는 {after.weight_bytes:,} 그대로, 스케일 "
             f"{before.scale_dtype} {before.scale_shape} → {after.scale_dtype} {after.scale_shape}, "
@@ -220,10 +220,10 @@ def layout_change(before: StoredLayout, after: StoredLayout) -> str:
             f"{before.scale_dtype} {before.scale_shape} -> {after.scale_dtype} {after.scale_shape}, "
             f"scale bytes {before.scale_bytes:,} -> {after.scale_bytes:,}.{dq_en}")
     if before == after:
-        return bilingual("첫 순전파 뒤에도 저장 방식이 그대로입니다: 불러온 배열 그대로 계산합니다.",
+        return say("첫 순전파 뒤에도 저장 방식이 그대로입니다: 불러온 배열 그대로 계산합니다.",
                          "The storage is unchanged after the first forward pass: the layer computes from the "
                          "layout it was loaded in.")
-    return bilingual(f"저장 방식이 바뀌었습니다: {before} → {after}.", f"The storage changed: {before} -> {after}.")
+    return say(f"저장 방식이 바뀌었습니다: {before} → {after}.", f"The storage changed: {before} -> {after}.")
 
 
 def stored_4bit(weight) -> tuple[torch.Tensor, torch.Tensor]:

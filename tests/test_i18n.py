@@ -48,3 +48,41 @@ def test_unknown_pair_is_refused():
 
 def test_bilingual_puts_korean_first():
     assert bilingual("안녕", "hello") == "안녕\nhello"
+
+
+# --------------------------------------------------------------------------
+# The running notebook's language: what the course prints follows it
+# --------------------------------------------------------------------------
+
+
+def test_the_language_follows_the_notebook_folder_or_the_variable(tmp_path, monkeypatch):
+    from llm_course.i18n import LANG_ENV_VAR, label, lesson_language, say
+
+    monkeypatch.delenv(LANG_ENV_VAR, raising=False)
+    for folder, lang in (("ko", "ko"), ("en", "en"), ("content", None)):  # Colab's kernel runs in /content
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        assert lesson_language() == lang
+    assert say("안녕", "hello") == "안녕\nhello" and label("층 수", "layers") == "layers"  # unknown: both / English
+    monkeypatch.chdir(tmp_path / "ko")
+    assert say("안녕", "hello") == "안녕" and label("층 수", "layers") == "층 수"
+    monkeypatch.setenv(LANG_ENV_VAR, "en")
+    assert say("안녕", "hello") == "hello" and label("층 수", "layers") == "layers"
+    monkeypatch.setenv(LANG_ENV_VAR, "both")
+    assert lesson_language() is None
+
+
+def test_verdicts_and_the_report_print_in_the_notebook_language(tmp_path, monkeypatch, capsys):
+    from llm_course import env
+    from llm_course.checks import core
+    from llm_course.i18n import LANG_ENV_VAR
+
+    monkeypatch.delenv(LANG_ENV_VAR, raising=False)
+    (tmp_path / "ko").mkdir()
+    monkeypatch.chdir(tmp_path / "ko")
+    result = core.check(True, ("맞습니다.", "Correct."), ("틀렸습니다.", "Wrong."))
+    assert result.message == "✅ 맞습니다." and "Correct" not in capsys.readouterr().out
+    report = env.format_report({"device": "cpu", "model cache": "/tmp/x", "torch": "2.13.0"})
+    assert report.splitlines() == ["장치       cpu", "모델 캐시  /tmp/x", "torch      2.13.0"]  # Hangul is two columns wide
+    monkeypatch.chdir(tmp_path)
+    assert core.check(False, ("맞습니다.", "Correct."), ("틀렸습니다.", "Wrong.")).message == "❌ 틀렸습니다.\n   Wrong."

@@ -13,7 +13,8 @@ A self-check has two kinds of input, and blames each on its own party:
   raise :class:`CheckArgumentError`, which names the check and the argument.
 
 Any other exception is a bug in the check itself and propagates, so a test
-that feeds a check junk can fail. Messages are bilingual: Korean first.
+that feeds a check junk can fail. Verdicts are in the notebook's language (both, Korean
+first, where it cannot be known); errors are bilingual.
 
 Why one module of about 420 lines: the verdicts, the answer readers and the reference
 validators are one contract that every lesson's checks module relies on together.
@@ -26,7 +27,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from ..i18n import bilingual, josa
+from ..i18n import bilingual, josa, lesson_language
 
 PASS, FAIL, TODO = "✅", "❌", "⏳"
 
@@ -56,6 +57,10 @@ class CheckResult:
 
 
 def _say(mark: str, ko: str, en: str) -> str:
+    """The verdict in the notebook's language (:func:`llm_course.i18n.lesson_language`); both where unknown."""
+    lang = lesson_language()
+    if lang in ("ko", "en"):
+        return f"{mark} {ko if lang == 'ko' else en}"
     return f"{mark} {ko}\n   {en}"
 
 

@@ -66,6 +66,7 @@ from .registry import (
     GEMMA_NOTICE,
     REGISTRY,
     PackagedModel,
+    describe,
     is_hub_id,
     known_models,
     resolve,
@@ -75,7 +76,7 @@ __all__ = [
     "CACHE_ENV_VAR", "CACHE_FORMAT", "DEFAULT_CHAT_MODEL", "DEFAULT_ENCODER", "GEMMA_MODEL", "GEMMA_NOTICE",
     "HUB_TIMEOUT_S", "REGISTRY", "CacheNotReadableError", "CacheNotWritableError", "HubUnavailableError",
     "ModelError", "ModelPackageMissingError", "PackagedModel", "UnknownModelError", "cache_dir", "cache_root",
-    "cache_state", "ensure_cached", "hub_endpoint", "hub_reachable", "is_hub_id", "known_models",
+    "cache_state", "describe", "ensure_cached", "hub_endpoint", "hub_reachable", "is_hub_id", "known_models",
     "licence_notice", "load_model", "load_tokenizer", "model_path", "package_dir", "resolve", "source_path",
     "terms_path",
 ]

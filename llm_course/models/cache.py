@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import installed_package_dir, package_version
-from ..i18n import bilingual, josa
+from ..i18n import bilingual, josa, say
 from .errors import CacheNotReadableError, CacheNotWritableError, ModelError, ModelPackageMissingError
 
 if TYPE_CHECKING:  # the registry imports this module, not the other way round
@@ -230,7 +230,7 @@ def ensure(spec: PackagedModel, *, verbose: bool = True) -> Path:
         _remove_leftovers(folder)
         if folder.exists():
             if verbose:
-                print(bilingual(f"모델 캐시 {josa(folder, '이/가')} 불완전하거나 손상되어 다시 만듭니다.",
+                print(say(f"모델 캐시 {josa(folder, '이/가')} 불완전하거나 손상되어 다시 만듭니다.",
                                 f"The model cache {folder} is incomplete or damaged; rebuilding it."))
             _remove_tree(folder)
         _convert_gguf(spec, folder, verbose=verbose)
@@ -304,7 +304,7 @@ def _remove_old_formats(folder: Path, *, verbose: bool) -> None:
         except OSError:
             continue
         if verbose:
-            print(bilingual(f"이전 형식의 캐시 {josa(old.name, '을/를')} 지웠습니다.",
+            print(say(f"이전 형식의 캐시 {josa(old.name, '을/를')} 지웠습니다.",
                             f"Removed the cache of an older format, {old.name}."))
 
 
@@ -328,13 +328,13 @@ def _convert_gguf(spec: PackagedModel, folder: Path, *, verbose: bool) -> None:
     try:
         if joined is not None:
             if verbose:
-                print(bilingual(f"조각 패키지를 임시 파일 {josa(spec.gguf_file, '으로/로')} 합칩니다 ...",
+                print(say(f"조각 패키지를 임시 파일 {josa(spec.gguf_file, '으로/로')} 합칩니다 ...",
                                 f"Joining the chunk packages into a temporary {spec.gguf_file} ..."))
             gguf = Path(_assembler(spec).assemble(output_path=joined))
         else:
             gguf = source
         if verbose:
-            print(bilingual(f"{gguf.name}의 SHA-256을 확인합니다 ...", f"Checking the SHA-256 of {gguf.name} ..."))
+            print(say(f"{gguf.name}의 SHA-256을 확인합니다 ...", f"Checking the SHA-256 of {gguf.name} ..."))
         digest = sha256_of(gguf)
         if digest != spec.gguf_sha256:
             raise ModelError(bilingual(
@@ -343,7 +343,7 @@ def _convert_gguf(spec: PackagedModel, folder: Path, *, verbose: bool) -> None:
                 f"{gguf} has SHA-256 {digest}, expected {spec.gguf_sha256}: the file is damaged or a "
                 f"different release. Reinstall it with:  {spec.install_command} --force-reinstall"))
         if verbose:
-            print(bilingual(
+            print(say(
                 f"{josa(gguf.name, '을/를')} float32 safetensors로 변환해 {folder}에 저장합니다(한 번만; 노트북 CPU에서 20초~2분) ...",
                 f"Converting {gguf.name} to float32 safetensors in {folder} (once only; 20 s to 2 min on a laptop CPU) ..."))
         with _quiet_progress(), _quiet_gguf_progress():
@@ -361,7 +361,7 @@ def _convert_gguf(spec: PackagedModel, folder: Path, *, verbose: bool) -> None:
             if scratch_folder is not None and scratch_folder.exists():
                 shutil.rmtree(scratch_folder, ignore_errors=True)
     if verbose:
-        print(bilingual(f"{time.perf_counter() - start:.0f}초 만에 끝났습니다. 이후에는 캐시를 읽습니다.",
+        print(say(f"{time.perf_counter() - start:.0f}초 만에 끝났습니다. 이후에는 캐시를 읽습니다.",
                         f"Done in {time.perf_counter() - start:.0f} s; later loads read the cache."))
 
 

