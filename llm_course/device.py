@@ -134,7 +134,7 @@ def memory_in_use(device) -> int:
 def memory_label(device, lang: str | None = None) -> str:
     """What :func:`memory_in_use` and :class:`PeakMemory` measure on ``device``, for printing beside the number.
 
-    ``lang`` defaults to the running notebook's language (:func:`llm_course.i18n.label`).
+    ``lang`` defaults to the running notebook's language (:func:`llm_course.i18n.ko_en`).
     """
     kind = device_type(device)
     labels = {
@@ -144,9 +144,9 @@ def memory_label(device, lang: str | None = None) -> str:
     }
     ko, en = labels.get(kind, labels["cpu"])
     if lang is None:
-        from .i18n import label
+        from .i18n import ko_en
 
-        return label(ko, en)
+        return ko_en(ko, en)
     return ko if lang == "ko" else en
 
 
@@ -185,7 +185,7 @@ class PeakMemory:
     tensors; the CPU process's RSS, after :func:`release_memory` so that freed
     blocks the C library kept do not count). ``start`` is what was in use when the
     block began (weights already loaded), ``peak`` the most seen during it, and
-    ``label`` says which memory both are.
+    ``ko_en`` says which memory both are.
     """
 
     def __init__(self, device="cpu", every: float = 0.05):

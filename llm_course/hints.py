@@ -112,7 +112,7 @@ def install() -> bool:
 
 
 def write_kernel_config(prefix: str | None = None) -> Path | None:
-    """Make every kernel of this virtual environment load the extension at start.
+    """Make every kernel of this virtual environment load the extension at start (and quiet one known notice).
 
     Writes ``<prefix>/etc/ipython/ipython_kernel_config.py`` (IPython reads that
     folder for every kernel started from this environment). Only inside a virtual
@@ -123,7 +123,10 @@ def write_kernel_config(prefix: str | None = None) -> Path | None:
     if prefix == getattr(sys, "base_prefix", prefix):
         return None
     path = Path(prefix) / "etc" / "ipython" / KERNEL_CONFIG
-    text = f"{_MARK}\nc.InteractiveShellApp.extensions = ['llm_course.hints']\n"
+    text = (f"{_MARK}\nc.InteractiveShellApp.extensions = ['llm_course.hints']\n"
+            # and, before a lesson's first import of transformers (which imports bitsandbytes), keep
+            # bitsandbytes' harmless notice about the optional `kernels` package out (notebook 08 explains it)
+            "c.InteractiveShellApp.exec_lines = ['from llm_course.memory import quiet_hub_kernel_notice as _q; _q(); del _q']\n")
     if path.exists() and not path.read_text(encoding="utf-8").startswith(_MARK):
         return None
     try:

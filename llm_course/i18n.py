@@ -2,7 +2,7 @@
 
 The Korean and English notebooks share identical code, so what the course
 prints is chosen when it runs, by :func:`lesson_language`: the Korean notebook
-prints Korean (``say``, ``label``), the English one English. Where the language
+prints Korean (``say``, ``ko_en``), the English one English. Where the language
 cannot be known (Colab, whose kernel does not know which notebook it runs; a
 script) a message shows both languages, Korean first, and a label shows
 English. Errors the course raises are always bilingual (:func:`bilingual`): an
@@ -177,9 +177,14 @@ def say(ko: str, en: str) -> str:
     return bilingual(ko, en)
 
 
-def label(ko: str, en: str) -> str:
+def ko_en(ko: str, en: str) -> str:
     """A short label (a table's header, the start of a printed line) in the notebook's language; English where unknown.
 
     A label sits inside a line or a table, where two languages would break the layout.
     """
     return ko if lesson_language() == "ko" else en
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a monospace font: a Hangul syllable takes two (aligning tables with Korean labels)."""
+    return sum(2 if _HANGUL_FIRST <= ord(ch) <= _HANGUL_LAST else 1 for ch in text)

@@ -385,7 +385,7 @@ def record_calls(modules: dict):
 
 def describe_calls(calls: dict) -> str:
     """One line per module: how many forward calls, and the input shapes they saw. Notebook 04."""
-    from .i18n import label
+    from .i18n import ko_en
 
-    return "\n".join(label(f"{name}: 호출 {len(shapes)}번, 입력 모양 {shapes}", f"{name}: {len(shapes)} call(s), input shapes {shapes}")
+    return "\n".join(ko_en(f"{name}: 호출 {len(shapes)}번, 입력 모양 {shapes}", f"{name}: {len(shapes)} call(s), input shapes {shapes}")
                      for name, shapes in calls.items())

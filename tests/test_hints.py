@@ -96,7 +96,7 @@ def test_names_defined_covers_the_ways_a_cell_binds_names():
 def test_the_kernel_config_is_written_only_into_a_virtual_environment(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "base_prefix", str(tmp_path / "system"))
     path = hints.write_kernel_config(str(tmp_path / "venv"))
-    assert path is not None and "llm_course.hints" in path.read_text()
+    assert path is not None and "llm_course.hints" in path.read_text() and "quiet_hub_kernel_notice" in path.read_text()
     monkeypatch.setattr(sys, "base_prefix", str(tmp_path / "venv"))
     assert hints.write_kernel_config(str(tmp_path / "venv")) is None
     theirs = tmp_path / "other" / "etc" / "ipython" / hints.KERNEL_CONFIG

@@ -56,18 +56,18 @@ def test_bilingual_puts_korean_first():
 
 
 def test_the_language_follows_the_notebook_folder_or_the_variable(tmp_path, monkeypatch):
-    from llm_course.i18n import LANG_ENV_VAR, label, lesson_language, say
+    from llm_course.i18n import LANG_ENV_VAR, ko_en, lesson_language, say
 
     monkeypatch.delenv(LANG_ENV_VAR, raising=False)
     for folder, lang in (("ko", "ko"), ("en", "en"), ("content", None)):  # Colab's kernel runs in /content
         (tmp_path / folder).mkdir()
         monkeypatch.chdir(tmp_path / folder)
         assert lesson_language() == lang
-    assert say("안녕", "hello") == "안녕\nhello" and label("층 수", "layers") == "layers"  # unknown: both / English
+    assert say("안녕", "hello") == "안녕\nhello" and ko_en("층 수", "layers") == "layers"  # unknown: both / English
     monkeypatch.chdir(tmp_path / "ko")
-    assert say("안녕", "hello") == "안녕" and label("층 수", "layers") == "층 수"
+    assert say("안녕", "hello") == "안녕" and ko_en("층 수", "layers") == "층 수"
     monkeypatch.setenv(LANG_ENV_VAR, "en")
-    assert say("안녕", "hello") == "hello" and label("층 수", "layers") == "layers"
+    assert say("안녕", "hello") == "hello" and ko_en("층 수", "layers") == "layers"
     monkeypatch.setenv(LANG_ENV_VAR, "both")
     assert lesson_language() is None
 
@@ -86,3 +86,13 @@ def test_verdicts_and_the_report_print_in_the_notebook_language(tmp_path, monkey
     assert report.splitlines() == ["장치       cpu", "모델 캐시  /tmp/x", "torch      2.13.0"]  # Hangul is two columns wide
     monkeypatch.chdir(tmp_path)
     assert core.check(False, ("맞습니다.", "Correct."), ("틀렸습니다.", "Wrong.")).message == "❌ 틀렸습니다.\n   Wrong."
+
+
+def test_tables_align_korean_labels_by_display_width():
+    from llm_course import tables
+    from llm_course.i18n import display_width
+
+    lines = tables.format_table(["실행", "ppl"], [["학습 전", "9.89"], ["after", "5.95"]]).splitlines()
+    assert display_width("학습 전") == 7
+    assert len({display_width(line) for line in lines}) == 1  # every line ends in the same column
+    assert lines[2] == "학습 전  9.89"

@@ -114,12 +114,12 @@ def known_models() -> list[str]:
 
 def describe(name: str) -> str:
     """One line on a packaged model, in the running notebook's language (notebook 00)."""
-    from ..i18n import label
+    from ..i18n import ko_en
 
     spec = resolve(name)
     if isinstance(spec, str):
-        return label(f"Hugging Face Hub 모델 {spec}", f"Hugging Face Hub model {spec}")
-    return label(spec.description_ko or spec.description, spec.description)
+        return ko_en(f"Hugging Face Hub 모델 {spec}", f"Hugging Face Hub model {spec}")
+    return ko_en(spec.description_ko or spec.description, spec.description)
 
 
 def is_hub_id(name: str) -> bool:
